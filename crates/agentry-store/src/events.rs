@@ -1,0 +1,98 @@
+//! The `events` table: the outbox. Every state change adds its events in its own transaction;
+//! the ids increase in commit order on SQLite (one writer) and give WebSocket clients a cursor
+//! to catch up from.
+
+use sqlx::AssertSqlSafe;
+use crate::{StoreResult, Tx};
+use serde_json::Value;
+use sqlx::types::Json;
+
+/// An event about to be stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// `workflow:{slug}`, `execution:{id}`, `epic:{id}`.
+    pub channel: String,
+    /// The event `type`, e.g. `node_created`.
+    pub kind: String,
+    pub data: Value,
+    /// Set for execution events (their envelope carries `execution_id`).
+    pub execution_id: Option<String>,
+}
+
+impl NewEvent {
+    pub fn new(channel: impl Into<String>, kind: impl Into<String>, data: Value) -> Self {
+        Self { channel: channel.into(), kind: kind.into(), data, execution_id: None }
+    }
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Event {
+    pub id: i64,
+    pub channel: String,
+    pub kind: String,
+    pub data: Json<Value>,
+    pub execution_id: Option<String>,
+    pub created_at: i64,
+}
+
+pub(crate) async fn insert(tx: &mut Tx, e: NewEvent) -> StoreResult<Event> {
+    let now = crate::now_ms();
+    let id: i64 = on!(tx tx, c => {
+        sqlx::query_scalar(
+            "INSERT INTO events (channel, kind, data, execution_id, created_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(&e.channel)
+        .bind(&e.kind)
+        .bind(Json(&e.data))
+        .bind(&e.execution_id)
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await
+    })?;
+    Ok(Event { id, channel: e.channel, kind: e.kind, data: Json(e.data), execution_id: e.execution_id, created_at: now })
+}
+
+const COLUMNS: &str = "id, channel, kind, data, execution_id, created_at";
+
+/// Events of `channel` with an id above `after`, oldest first.
+pub async fn list_after(db: &crate::Db, channel: &str, after: i64, limit: i64) -> StoreResult<Vec<Event>> {
+    let sql = format!("SELECT {COLUMNS} FROM events WHERE channel = $1 AND id > $2 ORDER BY id LIMIT $3");
+    Ok(on!(db.read(), c => {
+        sqlx::query_as::<_, Event>(AssertSqlSafe(sql.as_str())).bind(channel).bind(after).bind(limit).fetch_all(c).await
+    })?)
+}
+
+/// Every event with an id above `after`, oldest first (the cross-process feed).
+pub async fn list_all_after(db: &crate::Db, after: i64, limit: i64) -> StoreResult<Vec<Event>> {
+    let sql = format!("SELECT {COLUMNS} FROM events WHERE id > $1 ORDER BY id LIMIT $2");
+    Ok(on!(db.read(), c => {
+        sqlx::query_as::<_, Event>(AssertSqlSafe(sql.as_str())).bind(after).bind(limit).fetch_all(c).await
+    })?)
+}
+
+/// The smallest id still stored, if any: a cursor below it may have missed pruned events.
+pub async fn oldest_id(db: &crate::Db) -> StoreResult<Option<i64>> {
+    Ok(on!(db.read(), c => {
+        sqlx::query_scalar::<_, Option<i64>>("SELECT MIN(id) FROM events").fetch_one(c).await
+    })?)
+}
+
+/// The largest id stored, if any.
+pub async fn latest_id(db: &crate::Db) -> StoreResult<Option<i64>> {
+    Ok(on!(db.read(), c => {
+        sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM events").fetch_one(c).await
+    })?)
+}
+
+/// Deletes events created before `before_ms`; returns how many.
+pub async fn prune(db: &crate::Db, before_ms: i64) -> StoreResult<u64> {
+    Ok(on!(db.write(), c => {
+        sqlx::query("DELETE FROM events WHERE created_at < $1")
+            .bind(before_ms)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?)
+}

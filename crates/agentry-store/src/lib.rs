@@ -1,0 +1,39 @@
+//! # agentry-store
+//!
+//! The only crate that speaks SQL. One repository layer over two backends:
+//! embedded **SQLite** (WAL, one writer connection, a pool of readers) and **PostgreSQL**.
+//! Each backend has its own migrations (`migrations/sqlite`, `migrations/postgres`), kept in
+//! step by a test that compares the resulting schemas. The SQL text is shared: both engines
+//! accept `$n` placeholders, `RETURNING`, `ON CONFLICT` and the types used here (integers,
+//! text, booleans, JSON). Where they differ (JSON functions), a repository picks per backend.
+//!
+//! Writes go through a [`Tx`]: repositories add rows and outbox [`events`](events::NewEvent)
+//! to it, and [`Tx::commit`] returns the stored events, with their ids, only after the commit,
+//! so nothing is published for a change that did not happen.
+//!
+//! One module per table: [`users`], [`api_keys`], [`workflows`], [`nodes`], [`edges`], [`events`].
+
+#[macro_use]
+mod macros;
+mod db;
+mod error;
+pub mod api_keys;
+pub mod edges;
+pub mod events;
+pub mod nodes;
+pub mod users;
+pub mod workflows;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use db::{Backend, Db, Tx};
+pub use error::{StoreError, StoreResult};
+pub use events::{Event, NewEvent};
+
+/// The current time in UTC milliseconds since the epoch (the unit of every timestamp column).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,5 @@
+//! The store's one test story, run on SQLite and (when `AGENTRY_TEST_POSTGRES_URL` is set)
+//! PostgreSQL.
+
+mod schema;
+mod story;
