@@ -74,7 +74,10 @@ impl EdgeLabel {
     }
     /// Edges that carry execution flow (engine.md §4.3).
     pub fn is_flow(self) -> bool {
-        matches!(self, EdgeLabel::Data | EdgeLabel::LoopBody | EdgeLabel::LoopReturn)
+        matches!(
+            self,
+            EdgeLabel::Data | EdgeLabel::LoopBody | EdgeLabel::LoopReturn
+        )
     }
 }
 
@@ -171,9 +174,15 @@ fn type_problems(src_type: &str, tgt_type: &str, edge: &EdgeRef<'_>) -> Vec<Stri
 
 /// Create/PATCH-time checks for an edge (api.md §5). `type_of` maps a node id of the
 /// workflow to its component type.
-pub fn check_edge<'a>(type_of: impl Fn(&str) -> Option<&'a str>, edge: &EdgeRef<'_>) -> Result<(), EdgeProblem> {
+pub fn check_edge<'a>(
+    type_of: impl Fn(&str) -> Option<&'a str>,
+    edge: &EdgeRef<'_>,
+) -> Result<(), EdgeProblem> {
     let Some(src_type) = type_of(edge.source) else {
-        return Err(EdgeProblem::Detail(format!("Edge references unknown source node '{}'", edge.source)));
+        return Err(EdgeProblem::Detail(format!(
+            "Edge references unknown source node '{}'",
+            edge.source
+        )));
     };
     let tgt_type = if is_end(edge.target) {
         None
@@ -190,13 +199,19 @@ pub fn check_edge<'a>(type_of: impl Fn(&str) -> Option<&'a str>, edge: &EdgeRef<
     };
     if edge.edge_type == EdgeType::Conditional {
         if edge.condition_value.is_empty() {
-            return Err(EdgeProblem::Detail("Conditional edges require a non-empty condition_value".into()));
+            return Err(EdgeProblem::Detail(
+                "Conditional edges require a non-empty condition_value".into(),
+            ));
         }
         if edge.target.is_empty() {
-            return Err(EdgeProblem::Detail("Conditional edges require a non-empty target_node_id".into()));
+            return Err(EdgeProblem::Detail(
+                "Conditional edges require a non-empty target_node_id".into(),
+            ));
         }
         if src_type != "switch" {
-            return Err(EdgeProblem::Detail("Conditional edges can only originate from 'switch' nodes".into()));
+            return Err(EdgeProblem::Detail(
+                "Conditional edges can only originate from 'switch' nodes".into(),
+            ));
         }
     }
     if let Some(tgt_type) = tgt_type {
@@ -206,28 +221,47 @@ pub fn check_edge<'a>(type_of: impl Fn(&str) -> Option<&'a str>, edge: &EdgeRef<
         }
     } else if edge.label == EdgeLabel::Tool {
         // A tool edge must join a tool to an agent; an open end cannot be an agent.
-        return Err(EdgeProblem::Detail("Tool edges require a target agent node".into()));
+        return Err(EdgeProblem::Detail(
+            "Tool edges require a target agent node".into(),
+        ));
     }
     Ok(())
 }
 
 /// Whole-graph validation (engine.md §9): every problem found, in edge order then node order.
 pub fn validate(nodes: &[NodeRef<'_>], edges: &[EdgeRef<'_>]) -> Vec<String> {
-    let type_of = |id: &str| nodes.iter().find(|n| n.node_id == id).map(|n| n.component_type);
+    let type_of = |id: &str| {
+        nodes
+            .iter()
+            .find(|n| n.node_id == id)
+            .map(|n| n.component_type)
+    };
     let mut errors = vec![];
     for e in edges {
         let src_type = type_of(e.source);
         if src_type.is_none() {
-            errors.push(format!("Edge references unknown source node '{}'", e.source));
+            errors.push(format!(
+                "Edge references unknown source node '{}'",
+                e.source
+            ));
         }
         if e.edge_type == EdgeType::Conditional {
             if e.condition_value.is_empty() {
-                errors.push(format!("Conditional edge from '{}' is missing condition_value", e.source));
+                errors.push(format!(
+                    "Conditional edge from '{}' is missing condition_value",
+                    e.source
+                ));
             }
             if e.target.is_empty() {
-                errors.push(format!("Conditional edge from '{}' is missing target_node_id", e.source));
+                errors.push(format!(
+                    "Conditional edge from '{}' is missing target_node_id",
+                    e.source
+                ));
             } else if e.target != END && type_of(e.target).is_none() {
-                errors.push(format!("Conditional edge from '{}' targets unknown node '{}'", e.source, e.target));
+                errors.push(format!(
+                    "Conditional edge from '{}' targets unknown node '{}'",
+                    e.source, e.target
+                ));
             }
             if let Some(t) = src_type {
                 if t != "switch" {
@@ -243,7 +277,10 @@ pub fn validate(nodes: &[NodeRef<'_>], edges: &[EdgeRef<'_>]) -> Vec<String> {
             continue;
         }
         let Some(tgt_type) = type_of(e.target) else {
-            errors.push(format!("Edge references unknown target node '{}'", e.target));
+            errors.push(format!(
+                "Edge references unknown target node '{}'",
+                e.target
+            ));
             continue;
         };
         if let Some(src_type) = src_type {
@@ -253,9 +290,18 @@ pub fn validate(nodes: &[NodeRef<'_>], edges: &[EdgeRef<'_>]) -> Vec<String> {
         }
     }
     for n in nodes {
-        let Some(spec) = node_types::get(n.component_type) else { continue };
-        if spec.requires_model && !edges.iter().any(|e| e.label == EdgeLabel::Llm && e.target == n.node_id) {
-            errors.push(format!("Node '{}' ({}) requires a model connection", n.node_id, n.component_type));
+        let Some(spec) = node_types::get(n.component_type) else {
+            continue;
+        };
+        if spec.requires_model
+            && !edges
+                .iter()
+                .any(|e| e.label == EdgeLabel::Llm && e.target == n.node_id)
+        {
+            errors.push(format!(
+                "Node '{}' ({}) requires a model connection",
+                n.node_id, n.component_type
+            ));
         }
     }
     errors
@@ -266,25 +312,57 @@ mod tests {
     use super::*;
 
     fn n<'a>(id: &'a str, ct: &'a str) -> NodeRef<'a> {
-        NodeRef { node_id: id, component_type: ct }
+        NodeRef {
+            node_id: id,
+            component_type: ct,
+        }
     }
     fn e<'a>(s: &'a str, t: &'a str, label: EdgeLabel) -> EdgeRef<'a> {
-        EdgeRef { source: s, target: t, edge_type: EdgeType::Direct, label, condition_value: "" }
+        EdgeRef {
+            source: s,
+            target: t,
+            edge_type: EdgeType::Direct,
+            label,
+            condition_value: "",
+        }
     }
     fn cond<'a>(s: &'a str, t: &'a str, v: &'a str) -> EdgeRef<'a> {
-        EdgeRef { source: s, target: t, edge_type: EdgeType::Conditional, label: EdgeLabel::Data, condition_value: v }
+        EdgeRef {
+            source: s,
+            target: t,
+            edge_type: EdgeType::Conditional,
+            label: EdgeLabel::Data,
+            condition_value: v,
+        }
     }
 
     #[test]
     fn a_wired_agent_is_valid() {
-        let nodes = [n("t", "trigger_chat"), n("m", "ai_model"), n("a", "agent"), n("w", "whoami"), n("r", "reply_chat")];
-        let edges = [e("t", "a", EdgeLabel::Data), e("m", "a", EdgeLabel::Llm), e("w", "a", EdgeLabel::Tool), e("a", "r", EdgeLabel::Data)];
+        let nodes = [
+            n("t", "trigger_chat"),
+            n("m", "ai_model"),
+            n("a", "agent"),
+            n("w", "whoami"),
+            n("r", "reply_chat"),
+        ];
+        let edges = [
+            e("t", "a", EdgeLabel::Data),
+            e("m", "a", EdgeLabel::Llm),
+            e("w", "a", EdgeLabel::Tool),
+            e("a", "r", EdgeLabel::Data),
+        ];
         assert_eq!(validate(&nodes, &edges), Vec::<String>::new());
     }
 
     #[test]
     fn reports_every_problem() {
-        let nodes = [n("t", "trigger_manual"), n("a", "agent"), n("c", "code"), n("h", "human_confirmation"), n("s", "switch")];
+        let nodes = [
+            n("t", "trigger_manual"),
+            n("a", "agent"),
+            n("c", "code"),
+            n("h", "human_confirmation"),
+            n("s", "switch"),
+        ];
         let edges = [
             e("ghost", "a", EdgeLabel::Data),
             e("t", "nowhere", EdgeLabel::Data),
@@ -323,30 +401,45 @@ mod tests {
         };
         assert_eq!(
             check_edge(types, &e("x", "a", EdgeLabel::Data)),
-            Err(EdgeProblem::Detail("Edge references unknown source node 'x'".into()))
+            Err(EdgeProblem::Detail(
+                "Edge references unknown source node 'x'".into()
+            ))
         );
         assert_eq!(
             check_edge(types, &e("c", "x", EdgeLabel::Data)),
-            Err(EdgeProblem::Detail("Edge references unknown target node 'x'".into()))
+            Err(EdgeProblem::Detail(
+                "Edge references unknown target node 'x'".into()
+            ))
         );
         assert!(check_edge(types, &e("c", END, EdgeLabel::Data)).is_ok());
-        assert!(check_edge(types, &e("t", "a", EdgeLabel::Data)).is_ok(), "trigger edges skip type checks");
+        assert!(
+            check_edge(types, &e("t", "a", EdgeLabel::Data)).is_ok(),
+            "trigger edges skip type checks"
+        );
         assert_eq!(
             check_edge(types, &cond("c", "a", "x")),
-            Err(EdgeProblem::Detail("Conditional edges can only originate from 'switch' nodes".into()))
+            Err(EdgeProblem::Detail(
+                "Conditional edges can only originate from 'switch' nodes".into()
+            ))
         );
         assert_eq!(
             check_edge(types, &cond("s", "a", "")),
-            Err(EdgeProblem::Detail("Conditional edges require a non-empty condition_value".into()))
+            Err(EdgeProblem::Detail(
+                "Conditional edges require a non-empty condition_value".into()
+            ))
         );
         assert_eq!(
             check_edge(types, &cond("s", "", "x")),
-            Err(EdgeProblem::Detail("Conditional edges require a non-empty target_node_id".into()))
+            Err(EdgeProblem::Detail(
+                "Conditional edges require a non-empty target_node_id".into()
+            ))
         );
         assert!(check_edge(types, &cond("s", "a", "yes")).is_ok());
         assert_eq!(
             check_edge(types, &e("c", "a", EdgeLabel::Tool)),
-            Err(EdgeProblem::ValidationErrors(vec!["Node type 'code' is not a tool".into()]))
+            Err(EdgeProblem::ValidationErrors(vec![
+                "Node type 'code' is not a tool".into()
+            ]))
         );
         assert!(check_edge(types, &e("w", "a", EdgeLabel::Tool)).is_ok());
         assert!(check_edge(types, &e("c", "c", EdgeLabel::LoopBody)).is_ok());

@@ -21,7 +21,11 @@ pub fn slugify(name: &str) -> String {
     // Keep room for a `-NNN` suffix within the 100-char limit.
     out.truncate(90);
     let out = out.trim_end_matches('-').to_string();
-    if out.is_empty() { "workflow".to_string() } else { out }
+    if out.is_empty() {
+        "workflow".to_string()
+    } else {
+        out
+    }
 }
 
 /// `^[a-z0-9][a-z0-9_-]{0,99}$`
@@ -30,17 +34,26 @@ pub fn check_slug(slug: &str) -> Result<(), String> {
     let ok = !bytes.is_empty()
         && bytes.len() <= 100
         && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-');
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-');
     if ok {
         Ok(())
     } else {
-        Err(format!("slug '{slug}' must match ^[a-z0-9][a-z0-9_-]{{0,99}}$"))
+        Err(format!(
+            "slug '{slug}' must match ^[a-z0-9][a-z0-9_-]{{0,99}}$"
+        ))
     }
 }
 
 /// Slugs that routing reserves (literal segments win over parameters).
-pub const RESERVED_SLUGS: &[&str] =
-    &["node-types", "batch-delete", "validate-dsl", "dsl", "discover"];
+pub const RESERVED_SLUGS: &[&str] = &[
+    "node-types",
+    "batch-delete",
+    "validate-dsl",
+    "dsl",
+    "discover",
+];
 
 pub fn is_reserved_slug(slug: &str) -> bool {
     RESERVED_SLUGS.contains(&slug)
@@ -48,7 +61,11 @@ pub fn is_reserved_slug(slug: &str) -> bool {
 
 /// The n-th candidate for a taken slug: `base`, `base-1`, `base-2`, … (API), the DSL starts at 2.
 pub fn slug_candidate(base: &str, n: u32) -> String {
-    if n == 0 { base.to_string() } else { format!("{base}-{n}") }
+    if n == 0 {
+        base.to_string()
+    } else {
+        format!("{base}-{n}")
+    }
 }
 
 /// Auto node id: `{component_type}_{hex}` (8 hex chars; 16 on a retry after a collision).
@@ -63,8 +80,13 @@ pub fn check_node_id(id: &str) -> Result<(), String> {
     if n == 0 || n > 100 {
         return Err("node_id must be 1 to 100 characters".into());
     }
-    if id.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '?' | '#' | '%')) {
-        return Err(format!("node_id '{id}' may not contain whitespace, '/', '?', '#' or '%'"));
+    if id
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '?' | '#' | '%'))
+    {
+        return Err(format!(
+            "node_id '{id}' may not contain whitespace, '/', '?', '#' or '%'"
+        ));
     }
     if id == "__end__" {
         return Err("node_id '__end__' is reserved".into());

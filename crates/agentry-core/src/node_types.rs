@@ -79,14 +79,27 @@ impl NodeTypeSpec {
 }
 
 fn port(name: &'static str, data_type: &'static str, required: bool) -> Port {
-    Port { name, data_type, description: "", required, default: Value::Null, port_schema: Value::Null }
+    Port {
+        name,
+        data_type,
+        description: "",
+        required,
+        default: Value::Null,
+        port_schema: Value::Null,
+    }
 }
 
 /// Builder: keeps the table below one line per fact.
 struct B(NodeTypeSpec);
 
 impl B {
-    fn new(kind: Kind, ct: &'static str, display: &'static str, category: &'static str, desc: &'static str) -> B {
+    fn new(
+        kind: Kind,
+        ct: &'static str,
+        display: &'static str,
+        category: &'static str,
+        desc: &'static str,
+    ) -> B {
         B(NodeTypeSpec {
             component_type: ct,
             display_name: display,
@@ -154,7 +167,9 @@ fn step(ct: &'static str, display: &'static str, category: &'static str, desc: &
     B::new(Kind::Step, ct, display, category, desc)
 }
 fn tool(ct: &'static str, display: &'static str, desc: &'static str, names: &[&'static str]) -> B {
-    B::new(Kind::Tool, ct, display, "tool", desc).output("result", "string").tools(names)
+    B::new(Kind::Tool, ct, display, "tool", desc)
+        .output("result", "string")
+        .tools(names)
 }
 
 fn build() -> Vec<NodeTypeSpec> {
@@ -333,12 +348,18 @@ pub fn get(component_type: &str) -> Option<&'static NodeTypeSpec> {
 /// Checks `extra_config` against the type's `config_schema`: every declared key that is present
 /// must have the declared JSON type (and enum value). Returns one message per problem.
 pub fn check_extra_config(spec: &NodeTypeSpec, extra: &Map<String, Value>) -> Vec<String> {
-    let Some(props) = spec.config_schema.get("properties").and_then(Value::as_object) else {
+    let Some(props) = spec
+        .config_schema
+        .get("properties")
+        .and_then(Value::as_object)
+    else {
         return vec![];
     };
     let mut problems = vec![];
     for (key, schema) in props {
-        let Some(value) = extra.get(key) else { continue };
+        let Some(value) = extra.get(key) else {
+            continue;
+        };
         if value.is_null() {
             continue;
         }
@@ -354,7 +375,10 @@ pub fn check_extra_config(spec: &NodeTypeSpec, extra: &Map<String, Value>) -> Ve
         if let Some(options) = schema.get("enum").and_then(Value::as_array) {
             if !options.contains(value) {
                 let list: Vec<String> = options.iter().map(|o| o.to_string()).collect();
-                problems.push(format!("config.extra_config.{key}: must be one of {}", list.join(", ")));
+                problems.push(format!(
+                    "config.extra_config.{key}: must be one of {}",
+                    list.join(", ")
+                ));
             }
         }
     }
@@ -392,15 +416,59 @@ mod tests {
     #[test]
     fn registry_has_every_catalogue_type() {
         for ct in [
-            "trigger_manual", "trigger_chat", "trigger_workflow", "trigger_telegram", "trigger_schedule",
-            "trigger_error", "trigger_webhook", "agent", "deep_agent", "categorizer", "router", "extractor",
-            "code", "switch", "loop", "workflow", "human_confirmation", "merge", "wait", "reply_chat", "filter",
-            "identify_user", "text_template", "http_request", "ai_model", "output_parser", "skill",
-            "epic_tools", "task_tools", "spawn_and_await", "workflow_create", "workflow_discover",
-            "memory_read", "memory_write", "whoami", "platform_api", "run_command", "get_totp_code",
-            "scheduler_tools", "system_health", "epic_create", "epic_status", "epic_update", "epic_search",
-            "task_create", "task_list", "task_update", "task_cancel", "calculator", "code_execute",
-            "web_search", "datetime", "ask_human",
+            "trigger_manual",
+            "trigger_chat",
+            "trigger_workflow",
+            "trigger_telegram",
+            "trigger_schedule",
+            "trigger_error",
+            "trigger_webhook",
+            "agent",
+            "deep_agent",
+            "categorizer",
+            "router",
+            "extractor",
+            "code",
+            "switch",
+            "loop",
+            "workflow",
+            "human_confirmation",
+            "merge",
+            "wait",
+            "reply_chat",
+            "filter",
+            "identify_user",
+            "text_template",
+            "http_request",
+            "ai_model",
+            "output_parser",
+            "skill",
+            "epic_tools",
+            "task_tools",
+            "spawn_and_await",
+            "workflow_create",
+            "workflow_discover",
+            "memory_read",
+            "memory_write",
+            "whoami",
+            "platform_api",
+            "run_command",
+            "get_totp_code",
+            "scheduler_tools",
+            "system_health",
+            "epic_create",
+            "epic_status",
+            "epic_update",
+            "epic_search",
+            "task_create",
+            "task_list",
+            "task_update",
+            "task_cancel",
+            "calculator",
+            "code_execute",
+            "web_search",
+            "datetime",
+            "ask_human",
         ] {
             assert!(get(ct).is_some(), "missing {ct}");
         }
@@ -427,9 +495,16 @@ mod tests {
         let bad = json!({"conversation_memory": "yes", "max_steps": 2.5});
         let problems = check_extra_config(agent, bad.as_object().expect("obj"));
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("conversation_memory") && p.contains("boolean")));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("conversation_memory") && p.contains("boolean"))
+        );
         let wf = get("workflow").expect("wf");
         let bad_enum = json!({"trigger_mode": "sometimes"});
-        assert_eq!(check_extra_config(wf, bad_enum.as_object().expect("obj")).len(), 1);
+        assert_eq!(
+            check_extra_config(wf, bad_enum.as_object().expect("obj")).len(),
+            1
+        );
     }
 }

@@ -14,7 +14,10 @@ pub struct PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        Self { limit: DEFAULT_LIMIT, offset: 0 }
+        Self {
+            limit: DEFAULT_LIMIT,
+            offset: 0,
+        }
     }
 }
 
@@ -35,7 +38,10 @@ impl PageRequest {
         if offset < 0 {
             return Err(NegativePageField { field: "offset" });
         }
-        Ok(Self { limit: limit.min(MAX_LIMIT), offset })
+        Ok(Self {
+            limit: limit.min(MAX_LIMIT),
+            offset,
+        })
     }
 }
 
@@ -48,7 +54,10 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), total: self.total }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+        }
     }
 }
 
@@ -58,9 +67,27 @@ mod tests {
 
     #[test]
     fn defaults_and_clamps() {
-        assert_eq!(PageRequest::new(None, None), Ok(PageRequest { limit: 50, offset: 0 }));
-        assert_eq!(PageRequest::new(Some(10_000), Some(3)), Ok(PageRequest { limit: 500, offset: 3 }));
-        assert_eq!(PageRequest::new(Some(-1), None), Err(NegativePageField { field: "limit" }));
-        assert_eq!(PageRequest::new(None, Some(-5)), Err(NegativePageField { field: "offset" }));
+        assert_eq!(
+            PageRequest::new(None, None),
+            Ok(PageRequest {
+                limit: 50,
+                offset: 0
+            })
+        );
+        assert_eq!(
+            PageRequest::new(Some(10_000), Some(3)),
+            Ok(PageRequest {
+                limit: 500,
+                offset: 3
+            })
+        );
+        assert_eq!(
+            PageRequest::new(Some(-1), None),
+            Err(NegativePageField { field: "limit" })
+        );
+        assert_eq!(
+            PageRequest::new(None, Some(-5)),
+            Err(NegativePageField { field: "offset" })
+        );
     }
 }

@@ -24,7 +24,11 @@ pub fn parse_iso(text: &str) -> Option<Millis> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
         return Some(dt.with_timezone(&Utc).timestamp_millis());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S%.f"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S%.f",
+    ] {
         if let Ok(naive) = chrono::NaiveDateTime::parse_from_str(text, fmt) {
             return Some(naive.and_utc().timestamp_millis());
         }
@@ -54,7 +58,10 @@ mod tests {
     #[test]
     fn parses_common_forms() {
         assert_eq!(parse_iso("2026-01-01T00:00:00Z"), Some(1_767_225_600_000));
-        assert_eq!(parse_iso("2026-01-01T01:00:00+01:00"), Some(1_767_225_600_000));
+        assert_eq!(
+            parse_iso("2026-01-01T01:00:00+01:00"),
+            Some(1_767_225_600_000)
+        );
         assert_eq!(parse_iso("2026-01-01T00:00:00"), Some(1_767_225_600_000));
         assert_eq!(parse_iso("2026-01-01"), Some(1_767_225_600_000));
         assert_eq!(parse_iso("yesterday"), None);

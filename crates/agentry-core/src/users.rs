@@ -34,7 +34,10 @@ pub fn check_username(name: &str) -> Result<(), String> {
     if name.is_empty() || name.chars().count() > 64 {
         return Err("username must be 1 to 64 characters".into());
     }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
         return Err("username may contain only letters, digits, '_', '.' and '-'".into());
     }
     Ok(())
@@ -44,10 +47,14 @@ pub fn check_username(name: &str) -> Result<(), String> {
 pub fn check_password(password: &str) -> Result<(), String> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
-        return Err(format!("password must be at least {MIN_PASSWORD_CHARS} characters"));
+        return Err(format!(
+            "password must be at least {MIN_PASSWORD_CHARS} characters"
+        ));
     }
     if n > MAX_PASSWORD_CHARS {
-        return Err(format!("password must be at most {MAX_PASSWORD_CHARS} characters"));
+        return Err(format!(
+            "password must be at most {MAX_PASSWORD_CHARS} characters"
+        ));
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The `api_keys` table. Keys are stored only as a SHA-256 hash plus an 8-character prefix.
 
-use sqlx::AssertSqlSafe;
 use crate::{Db, StoreResult, Tx};
+use sqlx::AssertSqlSafe;
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct ApiKeyRow {
@@ -71,7 +71,9 @@ pub async fn rotate(tx: &mut Tx, k: NewKey<'_>) -> StoreResult<ApiKeyRow> {
 /// Looks a key up by its hash.
 pub async fn find_by_hash(db: &Db, key_hash: &str) -> StoreResult<Option<ApiKeyRow>> {
     let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1");
-    Ok(on!(db.read(), c => sqlx::query_as::<_, ApiKeyRow>(AssertSqlSafe(sql.as_str())).bind(key_hash).fetch_optional(c).await)?)
+    Ok(
+        on!(db.read(), c => sqlx::query_as::<_, ApiKeyRow>(AssertSqlSafe(sql.as_str())).bind(key_hash).fetch_optional(c).await)?,
+    )
 }
 
 /// Sets `last_used_at`, at most once per minute per key (one cheap write).
@@ -93,8 +95,12 @@ pub async fn touch(db: &Db, id: i64, now: i64) -> StoreResult<()> {
 
 /// The user's keys, newest first.
 pub async fn list_for_user(db: &Db, user_id: i64) -> StoreResult<Vec<ApiKeyRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at DESC, id DESC");
-    Ok(on!(db.read(), c => sqlx::query_as::<_, ApiKeyRow>(AssertSqlSafe(sql.as_str())).bind(user_id).fetch_all(c).await)?)
+    let sql = format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
+    );
+    Ok(
+        on!(db.read(), c => sqlx::query_as::<_, ApiKeyRow>(AssertSqlSafe(sql.as_str())).bind(user_id).fetch_all(c).await)?,
+    )
 }
 
 /// Revokes one of the user's keys; false when the user has no such key.

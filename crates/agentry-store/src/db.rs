@@ -21,7 +21,10 @@ pub struct Db {
 enum Inner {
     /// Writes are serialized through one connection; reads use a pool (WAL lets them run
     /// beside the writer).
-    Sqlite { writer: SqlitePool, reader: SqlitePool },
+    Sqlite {
+        writer: SqlitePool,
+        reader: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -35,7 +38,8 @@ impl Db {
     /// Connects to `sqlite://path` (created if missing) or `postgres://…`.
     pub async fn connect(url: &str) -> StoreResult<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
+            let opts =
+                PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
             Self::connect_postgres(opts, 10).await
         } else if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)
@@ -55,7 +59,9 @@ impl Db {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts)
             .await?;
-        Ok(Db { inner: Arc::new(Inner::Postgres(pool)) })
+        Ok(Db {
+            inner: Arc::new(Inner::Postgres(pool)),
+        })
     }
 
     pub async fn connect_sqlite(opts: SqliteConnectOptions) -> StoreResult<Db> {
@@ -76,7 +82,9 @@ impl Db {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts.read_only(true))
             .await?;
-        Ok(Db { inner: Arc::new(Inner::Sqlite { writer, reader }) })
+        Ok(Db {
+            inner: Arc::new(Inner::Sqlite { writer, reader }),
+        })
     }
 
     /// Applies pending migrations for this backend.
@@ -93,7 +101,11 @@ impl Db {
     }
 
     pub fn backend_name(&self) -> &'static str {
-        if self.is_postgres() { "postgres" } else { "sqlite" }
+        if self.is_postgres() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
     }
 
     /// The pool for reads.
@@ -116,10 +128,15 @@ impl Db {
     /// so a transaction never fails half-way on a lock upgrade.
     pub async fn begin(&self) -> StoreResult<Tx> {
         let conn = match &*self.inner {
-            Inner::Sqlite { writer, .. } => TxConn::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
+            Inner::Sqlite { writer, .. } => {
+                TxConn::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?)
+            }
             Inner::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
         };
-        Ok(Tx { conn, events: Vec::new() })
+        Ok(Tx {
+            conn,
+            events: Vec::new(),
+        })
     }
 
     /// A cheap round trip, for health checks.
@@ -182,4 +199,3 @@ impl Tx {
         Ok(())
     }
 }
-

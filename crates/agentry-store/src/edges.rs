@@ -1,8 +1,8 @@
 //! The `edges` table. Edges name their ends by `node_id` (not row id), as the API does.
 
-use sqlx::AssertSqlSafe;
 use crate::{Db, StoreResult, Tx};
 use serde_json::Value;
+use sqlx::AssertSqlSafe;
 use sqlx::types::Json;
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -18,8 +18,7 @@ pub struct EdgeRow {
     pub priority: i64,
 }
 
-const COLUMNS: &str =
-    "id, workflow_id, source_node_id, target_node_id, edge_type, edge_label, condition_mapping, condition_value, priority";
+const COLUMNS: &str = "id, workflow_id, source_node_id, target_node_id, edge_type, edge_label, condition_mapping, condition_value, priority";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EdgeFields {
@@ -113,12 +112,16 @@ pub async fn update(tx: &mut Tx, id: i64, f: &EdgeFields) -> StoreResult<Option<
 /// A workflow's edges in creation order.
 pub async fn list(db: &Db, workflow_id: i64) -> StoreResult<Vec<EdgeRow>> {
     let sql = format!("SELECT {COLUMNS} FROM edges WHERE workflow_id = $1 ORDER BY id");
-    Ok(on!(db.read(), c => sqlx::query_as::<_, EdgeRow>(AssertSqlSafe(sql.as_str())).bind(workflow_id).fetch_all(c).await)?)
+    Ok(
+        on!(db.read(), c => sqlx::query_as::<_, EdgeRow>(AssertSqlSafe(sql.as_str())).bind(workflow_id).fetch_all(c).await)?,
+    )
 }
 
 pub async fn list_in(tx: &mut Tx, workflow_id: i64) -> StoreResult<Vec<EdgeRow>> {
     let sql = format!("SELECT {COLUMNS} FROM edges WHERE workflow_id = $1 ORDER BY id");
-    Ok(on!(tx tx, c => sqlx::query_as::<_, EdgeRow>(AssertSqlSafe(sql.as_str())).bind(workflow_id).fetch_all(&mut *c).await)?)
+    Ok(
+        on!(tx tx, c => sqlx::query_as::<_, EdgeRow>(AssertSqlSafe(sql.as_str())).bind(workflow_id).fetch_all(&mut *c).await)?,
+    )
 }
 
 /// One edge of a workflow by row id (ids are accepted as any string and never parsed, so the
@@ -143,7 +146,11 @@ pub async fn delete(tx: &mut Tx, workflow_id: i64, id: i64) -> StoreResult<bool>
 }
 
 /// Deletes every edge touching `node_id`; returns their ids.
-pub async fn delete_touching(tx: &mut Tx, workflow_id: i64, node_id: &str) -> StoreResult<Vec<i64>> {
+pub async fn delete_touching(
+    tx: &mut Tx,
+    workflow_id: i64,
+    node_id: &str,
+) -> StoreResult<Vec<i64>> {
     Ok(on!(tx tx, c => {
         sqlx::query_scalar(
             "DELETE FROM edges WHERE workflow_id = $1 AND (source_node_id = $2 OR target_node_id = $2) RETURNING id",

@@ -2,9 +2,9 @@
 //! the ids increase in commit order on SQLite (one writer) and give WebSocket clients a cursor
 //! to catch up from.
 
-use sqlx::AssertSqlSafe;
 use crate::{StoreResult, Tx};
 use serde_json::Value;
+use sqlx::AssertSqlSafe;
 use sqlx::types::Json;
 
 /// An event about to be stored.
@@ -21,7 +21,12 @@ pub struct NewEvent {
 
 impl NewEvent {
     pub fn new(channel: impl Into<String>, kind: impl Into<String>, data: Value) -> Self {
-        Self { channel: channel.into(), kind: kind.into(), data, execution_id: None }
+        Self {
+            channel: channel.into(),
+            kind: kind.into(),
+            data,
+            execution_id: None,
+        }
     }
 }
 
@@ -51,14 +56,27 @@ pub(crate) async fn insert(tx: &mut Tx, e: NewEvent) -> StoreResult<Event> {
         .fetch_one(&mut *c)
         .await
     })?;
-    Ok(Event { id, channel: e.channel, kind: e.kind, data: Json(e.data), execution_id: e.execution_id, created_at: now })
+    Ok(Event {
+        id,
+        channel: e.channel,
+        kind: e.kind,
+        data: Json(e.data),
+        execution_id: e.execution_id,
+        created_at: now,
+    })
 }
 
 const COLUMNS: &str = "id, channel, kind, data, execution_id, created_at";
 
 /// Events of `channel` with an id above `after`, oldest first.
-pub async fn list_after(db: &crate::Db, channel: &str, after: i64, limit: i64) -> StoreResult<Vec<Event>> {
-    let sql = format!("SELECT {COLUMNS} FROM events WHERE channel = $1 AND id > $2 ORDER BY id LIMIT $3");
+pub async fn list_after(
+    db: &crate::Db,
+    channel: &str,
+    after: i64,
+    limit: i64,
+) -> StoreResult<Vec<Event>> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM events WHERE channel = $1 AND id > $2 ORDER BY id LIMIT $3");
     Ok(on!(db.read(), c => {
         sqlx::query_as::<_, Event>(AssertSqlSafe(sql.as_str())).bind(channel).bind(after).bind(limit).fetch_all(c).await
     })?)

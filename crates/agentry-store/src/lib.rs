@@ -15,16 +15,16 @@
 
 #[macro_use]
 mod macros;
-mod db;
-mod error;
 pub mod api_keys;
+mod db;
 pub mod edges;
+mod error;
 pub mod events;
 pub mod nodes;
-pub mod users;
-pub mod workflows;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod users;
+pub mod workflows;
 
 pub use db::{Backend, Db, Tx};
 pub use error::{StoreError, StoreResult};

@@ -1,8 +1,8 @@
 //! The `nodes` table.
 
-use sqlx::AssertSqlSafe;
 use crate::{Db, StoreResult, Tx};
 use serde_json::Value;
+use sqlx::AssertSqlSafe;
 use sqlx::types::Json;
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -23,7 +23,8 @@ pub struct NodeRow {
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, workflow_id, node_id, label, component_type, is_entry_point, interrupt_before,
+const COLUMNS: &str =
+    "id, workflow_id, node_id, label, component_type, is_entry_point, interrupt_before,
     interrupt_after, position_x, position_y, config, subworkflow_id, code_block_id, updated_at";
 
 /// Everything about a node but its row id and workflow.
@@ -61,7 +62,12 @@ impl NodeFields {
 }
 
 /// Inserts a node; `None` when the workflow already has that `node_id`.
-pub async fn insert(tx: &mut Tx, workflow_id: i64, f: &NodeFields, now: i64) -> StoreResult<Option<NodeRow>> {
+pub async fn insert(
+    tx: &mut Tx,
+    workflow_id: i64,
+    f: &NodeFields,
+    now: i64,
+) -> StoreResult<Option<NodeRow>> {
     let sql = format!(
         "INSERT INTO nodes (workflow_id, node_id, label, component_type, is_entry_point, interrupt_before,
             interrupt_after, position_x, position_y, config, subworkflow_id, code_block_id, updated_at)
@@ -119,13 +125,17 @@ pub async fn update(tx: &mut Tx, id: i64, f: &NodeFields, now: i64) -> StoreResu
 /// A workflow's nodes in creation order.
 pub async fn list(db: &Db, workflow_id: i64) -> StoreResult<Vec<NodeRow>> {
     let sql = format!("SELECT {COLUMNS} FROM nodes WHERE workflow_id = $1 ORDER BY id");
-    Ok(on!(db.read(), c => sqlx::query_as::<_, NodeRow>(AssertSqlSafe(sql.as_str())).bind(workflow_id).fetch_all(c).await)?)
+    Ok(
+        on!(db.read(), c => sqlx::query_as::<_, NodeRow>(AssertSqlSafe(sql.as_str())).bind(workflow_id).fetch_all(c).await)?,
+    )
 }
 
 /// The same, inside a transaction.
 pub async fn list_in(tx: &mut Tx, workflow_id: i64) -> StoreResult<Vec<NodeRow>> {
     let sql = format!("SELECT {COLUMNS} FROM nodes WHERE workflow_id = $1 ORDER BY id");
-    Ok(on!(tx tx, c => sqlx::query_as::<_, NodeRow>(AssertSqlSafe(sql.as_str())).bind(workflow_id).fetch_all(&mut *c).await)?)
+    Ok(
+        on!(tx tx, c => sqlx::query_as::<_, NodeRow>(AssertSqlSafe(sql.as_str())).bind(workflow_id).fetch_all(&mut *c).await)?,
+    )
 }
 
 pub async fn get_in(tx: &mut Tx, workflow_id: i64, node_id: &str) -> StoreResult<Option<NodeRow>> {

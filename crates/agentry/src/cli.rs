@@ -1,0 +1,228 @@
+//! Command-line interface: one function per command.
+
+use agentry_server::AppState;
+use agentry_service::Services;
+use agentry_service::dto::UserIn;
+use agentry_store::Db;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "agentry",
+    version,
+    about = "Self-hosted platform for LLM agents that delegate work."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database, then serve the API and the web UI.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DbArgs),
+    /// Manage users without a running server.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// Directory for the embedded database and local state.
+    #[arg(long, env = "AGENTRY_DATA_DIR", default_value = "./agentry-data")]
+    data_dir: PathBuf,
+    /// Database URL: `sqlite://FILE` or `postgres://USER@HOST:PORT/DB`. Default: SQLite file
+    /// `agentry.db` inside the data directory.
+    #[arg(long, env = "AGENTRY_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "AGENTRY_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `agentry=debug`.
+    #[arg(long, env = "AGENTRY_LOG", default_value = "info")]
+    log: String,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "AGENTRY_LOG_JSON")]
+    log_json: bool,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. The password is read from standard input (asked twice on a terminal).
+    Create {
+        /// User name: 1 to 64 characters from A-Z a-z 0-9 _ . -
+        name: String,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+impl DbArgs {
+    fn url(&self) -> Result<String> {
+        if let Some(url) = &self.database_url {
+            return Ok(url.clone());
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("cannot create data directory {}", self.data_dir.display()))?;
+        Ok(format!(
+            "sqlite://{}",
+            self.data_dir.join("agentry.db").display()
+        ))
+    }
+
+    async fn open(&self) -> Result<Db> {
+        let url = self.url()?;
+        let db = Db::connect(&url)
+            .await
+            .with_context(|| format!("cannot open database {}", redact(&url)))?;
+        db.migrate().await.context("database migration failed")?;
+        Ok(db)
+    }
+}
+
+/// Hides a password in a database URL before it is printed.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:****{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    // reqwest (rustls without a default provider) needs one installed before any TLS use.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(db) => {
+            db.open().await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::User(UserCommand::Create { name, admin, db }) => {
+            user_create(name, admin, db).await
+        }
+    }
+}
+
+fn init_logs(filter: &str, json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    init_logs(&args.log, args.log_json);
+    let db = args.db.open().await?;
+    let services = Services::new(db.clone());
+    let listener = tokio::net::TcpListener::bind(&args.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    let addr = listener.local_addr()?;
+    let needs_setup = services.needs_setup().await?;
+    println!(
+        "agentry {} listening on http://{addr}/ ({} database)",
+        env!("CARGO_PKG_VERSION"),
+        db.backend_name()
+    );
+    if needs_setup {
+        println!("first-run setup needed: open http://{addr}/ to create the admin account");
+    }
+    let _ = std::io::stdout().flush();
+    let state = AppState {
+        services,
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    agentry_server::serve(listener, state, shutdown_signal()).await?;
+    db.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+async fn user_create(name: String, admin: bool, db: DbArgs) -> Result<()> {
+    let password = read_password()?;
+    let services = Services::new(db.open().await?);
+    let role = if admin { "admin" } else { "normal" };
+    let user = services
+        .create_user(UserIn {
+            username: name,
+            password,
+            role: role.into(),
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "created {} user '{}' (id {})",
+        user.role, user.username, user.id
+    );
+    Ok(())
+}
+
+fn read_password() -> Result<String> {
+    let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
+    let read = |prompt: &str| -> Result<String> {
+        if interactive {
+            eprint!("{prompt}");
+            let _ = std::io::stderr().flush();
+        }
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    };
+    let password = read("Password: ")?;
+    if interactive && read("Repeat password: ")? != password {
+        bail!("the passwords do not match");
+    }
+    if password.is_empty() {
+        bail!("no password given on standard input");
+    }
+    Ok(password)
+}
