@@ -161,13 +161,13 @@ fn type_problems(src_type: &str, tgt_type: &str, edge: &EdgeRef<'_>) -> Vec<Stri
     if src.is_trigger() {
         return problems; // agentry: edges leaving a trigger are not type-checked
     }
-    if let (Some(a), Some(b)) = (src.first_output_type(), tgt.first_input_type()) {
-        if !types_compatible(a, b) {
-            problems.push(format!(
-                "Type mismatch: {} outputs '{a}' but {} expects '{b}'",
-                src.component_type, tgt.component_type
-            ));
-        }
+    if let (Some(a), Some(b)) = (src.first_output_type(), tgt.first_input_type())
+        && !types_compatible(a, b)
+    {
+        problems.push(format!(
+            "Type mismatch: {} outputs '{a}' but {} expects '{b}'",
+            src.component_type, tgt.component_type
+        ));
     }
     problems
 }
@@ -263,13 +263,13 @@ pub fn validate(nodes: &[NodeRef<'_>], edges: &[EdgeRef<'_>]) -> Vec<String> {
                     e.source, e.target
                 ));
             }
-            if let Some(t) = src_type {
-                if t != "switch" {
-                    errors.push(format!(
-                        "Conditional edge from '{}' ({t}): only 'switch' nodes can have conditional edges",
-                        e.source
-                    ));
-                }
+            if let Some(t) = src_type
+                && t != "switch"
+            {
+                errors.push(format!(
+                    "Conditional edge from '{}' ({t}): only 'switch' nodes can have conditional edges",
+                    e.source
+                ));
             }
             continue;
         }

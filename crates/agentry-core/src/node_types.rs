@@ -363,23 +363,23 @@ pub fn check_extra_config(spec: &NodeTypeSpec, extra: &Map<String, Value>) -> Ve
         if value.is_null() {
             continue;
         }
-        if let Some(want) = schema.get("type").and_then(Value::as_str) {
-            if !json_type_matches(want, value) {
-                problems.push(format!(
-                    "config.extra_config.{key}: expected {want}, got {}",
-                    json_type_name(value)
-                ));
-                continue;
-            }
+        if let Some(want) = schema.get("type").and_then(Value::as_str)
+            && !json_type_matches(want, value)
+        {
+            problems.push(format!(
+                "config.extra_config.{key}: expected {want}, got {}",
+                json_type_name(value)
+            ));
+            continue;
         }
-        if let Some(options) = schema.get("enum").and_then(Value::as_array) {
-            if !options.contains(value) {
-                let list: Vec<String> = options.iter().map(|o| o.to_string()).collect();
-                problems.push(format!(
-                    "config.extra_config.{key}: must be one of {}",
-                    list.join(", ")
-                ));
-            }
+        if let Some(options) = schema.get("enum").and_then(Value::as_array)
+            && !options.contains(value)
+        {
+            let list: Vec<String> = options.iter().map(|o| o.to_string()).collect();
+            problems.push(format!(
+                "config.extra_config.{key}: must be one of {}",
+                list.join(", ")
+            ));
         }
     }
     problems

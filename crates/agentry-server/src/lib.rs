@@ -84,18 +84,32 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(add_trailing_slash))
 }
 
+/// Routes registered without the trailing slash.
+const NO_SLASH_ROUTES: &[&str] = &["/health", "/openapi.json", "/api/v1/openapi.json"];
+
 /// api.md §1: a path differing only by the trailing slash reaches the same route (no redirect).
-/// Routes are registered with the slash; requests without one get it added.
+/// Routes are registered with the slash; requests without one get it added. The few routes
+/// registered without it ([`NO_SLASH_ROUTES`]) have it removed instead.
 async fn add_trailing_slash(mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let needs = (path.starts_with("/api/") || path == "/ws")
+    let new_path = if let Some(bare) = path
+        .strip_suffix('/')
+        .filter(|bare| NO_SLASH_ROUTES.contains(bare))
+    {
+        Some(bare.to_string())
+    } else if (path.starts_with("/api/") || path == "/ws")
         && !path.ends_with('/')
-        && path != "/api/v1/openapi.json";
-    if needs {
+        && !NO_SLASH_ROUTES.contains(&path)
+    {
+        Some(format!("{path}/"))
+    } else {
+        None
+    };
+    if let Some(new_path) = new_path {
         let mut parts = req.uri().clone().into_parts();
         let new_pq = match req.uri().query() {
-            Some(q) => format!("{path}/?{q}"),
-            None => format!("{path}/"),
+            Some(q) => format!("{new_path}?{q}"),
+            None => new_path,
         };
         if let Ok(pq) = new_pq.parse() {
             parts.path_and_query = Some(pq);

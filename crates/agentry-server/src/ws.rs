@@ -91,14 +91,15 @@ impl Session {
                     let Some(Ok(msg)) = incoming else { break };
                     last_frame = Instant::now();
                     ping_sent = None;
-                    match msg {
+                    let keep_going = match msg {
                         Message::Text(text) => {
-                            if !self.on_client_frame(&mut socket, text.as_str()).await {
-                                break;
-                            }
+                            self.on_client_frame(&mut socket, text.as_str()).await
                         }
-                        Message::Close(_) => break,
-                        _ => {}
+                        Message::Close(_) => false,
+                        _ => true,
+                    };
+                    if !keep_going {
+                        break;
                     }
                 }
                 event = bus.recv() => {

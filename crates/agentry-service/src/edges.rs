@@ -140,8 +140,10 @@ impl Services {
             f.priority = v;
         }
         check(&mut tx, w.id, &f).await?;
+        // `None`: a duplicate was seen; a unique violation: one was written concurrently.
         let row = edges::update(&mut tx, id, &f)
-            .await?
+            .await
+            .map_err(|e| ServiceError::conflict_on_unique(e, "Edge already exists."))?
             .ok_or_else(|| ServiceError::Conflict("Edge already exists.".into()))?;
         workflows::touch(&mut tx, w.id, now_ms()).await?;
         let out = EdgeOut::from(&row);

@@ -48,6 +48,16 @@ impl ServiceError {
     pub fn invalid(field: &str, reason: impl std::fmt::Display) -> Self {
         ServiceError::Invalid(format!("{field}: {reason}"))
     }
+
+    /// A store error, read as `Conflict(text)` when it is a unique-index violation: a
+    /// concurrent request took the name between our check and our write.
+    pub(crate) fn conflict_on_unique(e: StoreError, text: impl Into<String>) -> Self {
+        if e.is_unique_violation() {
+            ServiceError::Conflict(text.into())
+        } else {
+            e.into()
+        }
+    }
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;

@@ -94,13 +94,13 @@ fn check_config(spec: &NodeTypeSpec, c: &ConfigOut) -> ServiceResult<()> {
     if !problems.is_empty() {
         return Err(ServiceError::Invalid(problems.join("; ")));
     }
-    if let Some(t) = c.temperature {
-        if !(0.0..=2.0).contains(&t) {
-            return Err(ServiceError::invalid(
-                "config.temperature",
-                "must be between 0 and 2",
-            ));
-        }
+    if let Some(t) = c.temperature
+        && !(0.0..=2.0).contains(&t)
+    {
+        return Err(ServiceError::invalid(
+            "config.temperature",
+            "must be between 0 and 2",
+        ));
     }
     Ok(())
 }
@@ -287,17 +287,20 @@ impl Services {
         if let Some(v) = patch.code_block_id.into_option() {
             f.code_block_id = v;
         }
+        let taken = || format!("Node with id '{}' already exists.", f.node_id);
         if f.node_id != current.node_id {
             if nodes::get_in(&mut tx, w.id, &f.node_id).await?.is_some() {
-                return Err(ServiceError::Conflict(format!(
-                    "Node with id '{}' already exists.",
-                    f.node_id
-                )));
+                return Err(ServiceError::Conflict(taken()));
             }
-            edges::rename_node(&mut tx, w.id, &current.node_id, &f.node_id).await?;
+            // A concurrent rename to the same id shows up as a unique violation here or below.
+            edges::rename_node(&mut tx, w.id, &current.node_id, &f.node_id)
+                .await
+                .map_err(|e| ServiceError::conflict_on_unique(e, taken()))?;
         }
         let now = now_ms();
-        let row = nodes::update(&mut tx, current.id, &f, now).await?;
+        let row = nodes::update(&mut tx, current.id, &f, now)
+            .await
+            .map_err(|e| ServiceError::conflict_on_unique(e, taken()))?;
         workflows::touch(&mut tx, w.id, now).await?;
         let out = NodeOut::from_row(&row);
         tx.emit(NewEvent::new(

@@ -104,10 +104,12 @@ pub async fn latest_id(db: &crate::Db) -> StoreResult<Option<i64>> {
     })?)
 }
 
-/// Deletes events created before `before_ms`; returns how many.
+/// Deletes events created before `before_ms`; returns how many. The newest event is always
+/// kept: with an empty table [`oldest_id`] could not tell a client whose cursor predates the
+/// pruned events that it missed some.
 pub async fn prune(db: &crate::Db, before_ms: i64) -> StoreResult<u64> {
     Ok(on!(db.write(), c => {
-        sqlx::query("DELETE FROM events WHERE created_at < $1")
+        sqlx::query("DELETE FROM events WHERE created_at < $1 AND id < (SELECT MAX(id) FROM events)")
             .bind(before_ms)
             .execute(c)
             .await

@@ -45,8 +45,16 @@ pub async fn count(db: &Db) -> StoreResult<i64> {
     Ok(on!(db.read(), c => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(c).await)?)
 }
 
-/// The same, inside a transaction (first-run setup checks and inserts atomically).
+/// The same, inside a transaction (first-run setup checks and inserts atomically). On
+/// PostgreSQL the table is first locked against other writers until the transaction ends, so
+/// two racing setups cannot both count 0; SQLite's `BEGIN IMMEDIATE` already serializes them.
 pub async fn count_in(tx: &mut Tx) -> StoreResult<i64> {
+    if let crate::db::TxConn::Postgres(t) = &mut tx.conn {
+        let c: &mut sqlx::PgConnection = &mut *t;
+        sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+            .execute(c)
+            .await?;
+    }
     Ok(on!(tx tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *c).await)?)
 }
 

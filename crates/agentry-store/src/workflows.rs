@@ -260,14 +260,14 @@ pub async fn list(
     let rows = on!(backend, c => {
         sqlx::query_as::<_, WorkflowRow>(AssertSqlSafe(list_sql.as_str()))
             .bind(filter.owner_id)
-            .bind(tags.clone())
+            .bind(tags)
             .bind(page.limit)
             .bind(page.offset)
             .fetch_all(c)
             .await
     })?;
     let total: i64 = on!(db.read(), c => {
-        sqlx::query_scalar(AssertSqlSafe(count_sql.as_str())).bind(filter.owner_id).bind(tags.clone()).fetch_one(c).await
+        sqlx::query_scalar(AssertSqlSafe(count_sql.as_str())).bind(filter.owner_id).bind(tags).fetch_one(c).await
     })?;
     Ok((rows, total))
 }
