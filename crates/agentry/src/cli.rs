@@ -154,6 +154,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if needs_setup {
         println!("first-run setup needed: open http://{addr}/ to create the admin account");
     }
+    println!("press Ctrl-C to stop");
     let _ = std::io::stdout().flush();
     let state = AppState {
         services,

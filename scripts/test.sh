@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, and every test of every crate, with the PostgreSQL
+# variants when a server is reachable. Usage: ./scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# PostgreSQL variants: use AGENTRY_TEST_POSTGRES_URL if set, else the local server if it answers.
+if [ -z "${AGENTRY_TEST_POSTGRES_URL:-}" ]; then
+  if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then
+    export AGENTRY_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/test"
+  else
+    echo "note: no PostgreSQL at 127.0.0.1:5432; the PostgreSQL variants will be skipped" >&2
+  fi
+fi
+echo "==> PostgreSQL tests: ${AGENTRY_TEST_POSTGRES_URL:-skipped}"
+
+echo "==> cargo fmt --check"
+cargo fmt --all --check
+
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "==> tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+  cargo test --workspace --locked --doc
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
