@@ -11,6 +11,7 @@ pub mod flow;
 pub mod graph;
 pub mod ids;
 pub mod node_types;
+pub mod operators;
 pub mod page;
 pub mod patch;
 pub mod time;
