@@ -2,7 +2,7 @@
 //! where it goes after a node, when a merge fires, and what a loop's body is. Pure: the engine
 //! asks, this answers; no state is kept here.
 
-use crate::graph::{EdgeLabel, EdgeType, END};
+use crate::graph::{END, EdgeLabel, EdgeType};
 use crate::node_types;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -31,8 +31,12 @@ pub struct SnapNode {
 impl SnapNode {
     /// `config.extra_config`, or an empty object.
     pub fn extra(&self) -> &serde_json::Map<String, Value> {
-        static EMPTY: std::sync::LazyLock<serde_json::Map<String, Value>> = std::sync::LazyLock::new(Default::default);
-        self.config.get("extra_config").and_then(Value::as_object).unwrap_or(&EMPTY)
+        static EMPTY: std::sync::LazyLock<serde_json::Map<String, Value>> =
+            std::sync::LazyLock::new(Default::default);
+        self.config
+            .get("extra_config")
+            .and_then(Value::as_object)
+            .unwrap_or(&EMPTY)
     }
 }
 
@@ -108,8 +112,16 @@ impl Topology {
     /// Builds the topology (engine.md §4.3). With a trigger, only nodes reachable from it over
     /// flow edges are kept.
     pub fn build(snapshot: &Snapshot, trigger_node_id: Option<&str>) -> Result<Topology, String> {
-        let nodes: BTreeMap<String, SnapNode> = snapshot.nodes.iter().map(|n| (n.node_id.clone(), n.clone())).collect();
-        let mut flow: Vec<&SnapEdge> = snapshot.edges.iter().filter(|e| e.label.is_flow()).collect();
+        let nodes: BTreeMap<String, SnapNode> = snapshot
+            .nodes
+            .iter()
+            .map(|n| (n.node_id.clone(), n.clone()))
+            .collect();
+        let mut flow: Vec<&SnapEdge> = snapshot
+            .edges
+            .iter()
+            .filter(|e| e.label.is_flow())
+            .collect();
         flow.sort_by_key(|e| (e.priority, e.id));
         let mut kept: BTreeSet<String> = match trigger_node_id {
             Some(t) => {
@@ -126,7 +138,11 @@ impl Topology {
             }
             None => nodes.keys().cloned().collect(),
         };
-        kept.retain(|id| nodes.get(id).is_some_and(|n| is_executable(&n.component_type)));
+        kept.retain(|id| {
+            nodes
+                .get(id)
+                .is_some_and(|n| is_executable(&n.component_type))
+        });
 
         let mut out: BTreeMap<String, Vec<SnapEdge>> = BTreeMap::new();
         let mut incoming: BTreeMap<String, usize> = BTreeMap::new();
@@ -143,24 +159,36 @@ impl Topology {
         }
 
         // Entry nodes: flagged ones; else targets of trigger edges; else the first executable.
-        let mut entries: Vec<String> =
-            nodes.values().filter(|n| n.is_entry_point && kept.contains(&n.node_id)).map(|n| n.node_id.clone()).collect();
+        let mut entries: Vec<String> = nodes
+            .values()
+            .filter(|n| n.is_entry_point && kept.contains(&n.node_id))
+            .map(|n| n.node_id.clone())
+            .collect();
         if entries.is_empty() {
             for e in &flow {
-                let from_trigger = nodes.get(&e.source).is_some_and(|n| n.component_type.starts_with("trigger_"));
+                let from_trigger = nodes
+                    .get(&e.source)
+                    .is_some_and(|n| n.component_type.starts_with("trigger_"));
                 let scoped = trigger_node_id.is_none_or(|t| t == e.source);
-                if from_trigger && scoped && kept.contains(&e.target) && !entries.contains(&e.target) {
+                if from_trigger
+                    && scoped
+                    && kept.contains(&e.target)
+                    && !entries.contains(&e.target)
+                {
                     entries.push(e.target.clone());
                 }
             }
         }
-        if entries.is_empty() {
-            if let Some(first) = snapshot.nodes.iter().find(|n| kept.contains(&n.node_id)) {
-                entries.push(first.node_id.clone());
-            }
+        if entries.is_empty()
+            && let Some(first) = snapshot.nodes.iter().find(|n| kept.contains(&n.node_id))
+        {
+            entries.push(first.node_id.clone());
         }
         if entries.is_empty() {
-            return Err(format!("Workflow '{}' has no executable nodes", snapshot.slug));
+            return Err(format!(
+                "Workflow '{}' has no executable nodes",
+                snapshot.slug
+            ));
         }
 
         let mut topo = Topology {
@@ -178,12 +206,18 @@ impl Topology {
     }
 
     fn build_loops(&mut self, flow: &[&SnapEdge]) {
-        let loop_ids: Vec<String> =
-            self.kept.iter().filter(|id| self.nodes[*id].component_type == "loop").cloned().collect();
+        let loop_ids: Vec<String> = self
+            .kept
+            .iter()
+            .filter(|id| self.nodes[*id].component_type == "loop")
+            .cloned()
+            .collect();
         for l in loop_ids {
             let body_targets: Vec<String> = flow
                 .iter()
-                .filter(|e| e.source == l && e.label == EdgeLabel::LoopBody && self.kept.contains(&e.target))
+                .filter(|e| {
+                    e.source == l && e.label == EdgeLabel::LoopBody && self.kept.contains(&e.target)
+                })
                 .map(|e| e.target.clone())
                 .collect();
             let returns: Vec<String> = flow
@@ -195,13 +229,27 @@ impl Topology {
             let mut queue: VecDeque<String> = body_targets.iter().cloned().collect();
             while let Some(n) = queue.pop_front() {
                 for e in self.out.get(&n).into_iter().flatten() {
-                    if e.target != l && self.kept.contains(&e.target) && body.insert(e.target.clone()) {
+                    if e.target != l
+                        && self.kept.contains(&e.target)
+                        && body.insert(e.target.clone())
+                    {
                         queue.push_back(e.target.clone());
                     }
                 }
             }
-            let completion_nodes = if returns.is_empty() { body_targets.clone() } else { returns };
-            self.loops.insert(l, LoopShape { body_targets, completion_nodes, body, });
+            let completion_nodes = if returns.is_empty() {
+                body_targets.clone()
+            } else {
+                returns
+            };
+            self.loops.insert(
+                l,
+                LoopShape {
+                    body_targets,
+                    completion_nodes,
+                    body,
+                },
+            );
         }
         // Innermost owner: the loop with the smallest body containing the node.
         let mut by_size: Vec<(&String, &LoopShape)> = self.loops.iter().collect();
@@ -245,7 +293,11 @@ impl Topology {
 
     /// Nodes wired to `agent_id` by edges with `label` (tools, model, skills), in edge order.
     pub fn attached(&self, snapshot: &Snapshot, agent_id: &str, label: EdgeLabel) -> Vec<String> {
-        let mut edges: Vec<&SnapEdge> = snapshot.edges.iter().filter(|e| e.target == agent_id && e.label == label).collect();
+        let mut edges: Vec<&SnapEdge> = snapshot
+            .edges
+            .iter()
+            .filter(|e| e.target == agent_id && e.label == label)
+            .collect();
         edges.sort_by_key(|e| (e.priority, e.id));
         edges.into_iter().map(|e| e.source.clone()).collect()
     }
@@ -256,15 +308,26 @@ impl Topology {
             Some(e) if !e.is_empty() => e,
             _ => return Advance::Terminal,
         };
-        let conditional: Vec<&SnapEdge> = edges.iter().filter(|e| e.edge_type == EdgeType::Conditional).collect();
+        let conditional: Vec<&SnapEdge> = edges
+            .iter()
+            .filter(|e| e.edge_type == EdgeType::Conditional)
+            .collect();
         if !conditional.is_empty() {
             let route = route.unwrap_or("");
-            let hit = conditional.iter().find(|e| e.condition_value == route).map(|e| e.target.clone()).or_else(|| {
-                // Legacy: condition_mapping[route] names the target.
-                conditional.iter().find_map(|e| {
-                    e.condition_mapping.as_ref()?.get(route)?.as_str().map(String::from)
-                })
-            });
+            let hit = conditional
+                .iter()
+                .find(|e| e.condition_value == route)
+                .map(|e| e.target.clone())
+                .or_else(|| {
+                    // Legacy: condition_mapping[route] names the target.
+                    conditional.iter().find_map(|e| {
+                        e.condition_mapping
+                            .as_ref()?
+                            .get(route)?
+                            .as_str()
+                            .map(String::from)
+                    })
+                });
             return match hit {
                 Some(t) if self.kept.contains(&t) => Advance::Next(vec![t]),
                 _ => Advance::Terminal,
@@ -275,7 +338,11 @@ impl Topology {
             .filter(|e| !e.target.is_empty() && e.target != END && self.kept.contains(&e.target))
             .map(|e| e.target.clone())
             .collect();
-        if next.is_empty() { Advance::Terminal } else { Advance::Next(next) }
+        if next.is_empty() {
+            Advance::Terminal
+        } else {
+            Advance::Next(next)
+        }
     }
 }
 
@@ -285,30 +352,72 @@ mod tests {
     use serde_json::json;
 
     fn node(id: &str, ct: &str) -> SnapNode {
-        SnapNode { node_id: id.into(), component_type: ct.into(), label: String::new(), is_entry_point: false,
-            interrupt_before: false, interrupt_after: false, config: json!({}), subworkflow_id: None }
+        SnapNode {
+            node_id: id.into(),
+            component_type: ct.into(),
+            label: String::new(),
+            is_entry_point: false,
+            interrupt_before: false,
+            interrupt_after: false,
+            config: json!({}),
+            subworkflow_id: None,
+        }
     }
     fn edge(id: i64, s: &str, t: &str, label: EdgeLabel) -> SnapEdge {
-        SnapEdge { id, source: s.into(), target: t.into(), edge_type: EdgeType::Direct, label,
-            condition_value: String::new(), condition_mapping: None, priority: 0 }
+        SnapEdge {
+            id,
+            source: s.into(),
+            target: t.into(),
+            edge_type: EdgeType::Direct,
+            label,
+            condition_value: String::new(),
+            condition_mapping: None,
+            priority: 0,
+        }
     }
     fn cond(id: i64, s: &str, t: &str, v: &str) -> SnapEdge {
-        SnapEdge { edge_type: EdgeType::Conditional, condition_value: v.into(), ..edge(id, s, t, EdgeLabel::Data) }
+        SnapEdge {
+            edge_type: EdgeType::Conditional,
+            condition_value: v.into(),
+            ..edge(id, s, t, EdgeLabel::Data)
+        }
     }
     fn snap(nodes: Vec<SnapNode>, edges: Vec<SnapEdge>) -> Snapshot {
-        Snapshot { workflow_id: 1, slug: "w".into(), max_execution_seconds: 600, nodes, edges }
+        Snapshot {
+            workflow_id: 1,
+            slug: "w".into(),
+            max_execution_seconds: 600,
+            nodes,
+            edges,
+        }
     }
 
     #[test]
     fn linear_and_fan_out() {
         let s = snap(
-            vec![node("t", "trigger_manual"), node("a", "code"), node("b", "code"), node("c", "code"), node("m", "merge"), node("x", "whoami")],
-            vec![edge(1, "t", "a", EdgeLabel::Data), edge(2, "a", "b", EdgeLabel::Data), edge(3, "a", "c", EdgeLabel::Data),
-                 edge(4, "b", "m", EdgeLabel::Data), edge(5, "c", "m", EdgeLabel::Data), edge(6, "x", "a", EdgeLabel::Tool)],
+            vec![
+                node("t", "trigger_manual"),
+                node("a", "code"),
+                node("b", "code"),
+                node("c", "code"),
+                node("m", "merge"),
+                node("x", "whoami"),
+            ],
+            vec![
+                edge(1, "t", "a", EdgeLabel::Data),
+                edge(2, "a", "b", EdgeLabel::Data),
+                edge(3, "a", "c", EdgeLabel::Data),
+                edge(4, "b", "m", EdgeLabel::Data),
+                edge(5, "c", "m", EdgeLabel::Data),
+                edge(6, "x", "a", EdgeLabel::Tool),
+            ],
         );
         let t = Topology::build(&s, Some("t")).expect("topology");
         assert_eq!(t.entries(), ["a"]);
-        assert_eq!(t.advance("a", None), Advance::Next(vec!["b".into(), "c".into()]));
+        assert_eq!(
+            t.advance("a", None),
+            Advance::Next(vec!["b".into(), "c".into()])
+        );
         assert_eq!(t.arity("m"), 2);
         assert_eq!(t.advance("m", None), Advance::Terminal);
         assert!(!t.is_kept("x"), "tools are not steps");
@@ -318,8 +427,17 @@ mod tests {
     #[test]
     fn switch_routes_and_ignores_direct_edges() {
         let s = snap(
-            vec![node("s", "switch"), node("y", "code"), node("n", "code"), node("d", "code")],
-            vec![cond(1, "s", "y", "yes"), cond(2, "s", "n", "no"), edge(3, "s", "d", EdgeLabel::Data)],
+            vec![
+                node("s", "switch"),
+                node("y", "code"),
+                node("n", "code"),
+                node("d", "code"),
+            ],
+            vec![
+                cond(1, "s", "y", "yes"),
+                cond(2, "s", "n", "no"),
+                edge(3, "s", "d", EdgeLabel::Data),
+            ],
         );
         let t = Topology::build(&s, None).expect("topology");
         assert_eq!(t.entries(), ["s"]);
@@ -330,8 +448,16 @@ mod tests {
     #[test]
     fn trigger_scoping_keeps_reachable_nodes_only() {
         let s = snap(
-            vec![node("t1", "trigger_manual"), node("t2", "trigger_chat"), node("a", "code"), node("b", "code")],
-            vec![edge(1, "t1", "a", EdgeLabel::Data), edge(2, "t2", "b", EdgeLabel::Data)],
+            vec![
+                node("t1", "trigger_manual"),
+                node("t2", "trigger_chat"),
+                node("a", "code"),
+                node("b", "code"),
+            ],
+            vec![
+                edge(1, "t1", "a", EdgeLabel::Data),
+                edge(2, "t2", "b", EdgeLabel::Data),
+            ],
         );
         let t = Topology::build(&s, Some("t2")).expect("topology");
         assert_eq!(t.entries(), ["b"]);
@@ -343,24 +469,43 @@ mod tests {
     #[test]
     fn loop_body_and_completion() {
         let s = snap(
-            vec![node("l", "loop"), node("b1", "code"), node("b2", "code"), node("done", "code")],
-            vec![edge(1, "l", "b1", EdgeLabel::LoopBody), edge(2, "b1", "b2", EdgeLabel::Data),
-                 edge(3, "b2", "l", EdgeLabel::LoopReturn), edge(4, "l", "done", EdgeLabel::Data)],
+            vec![
+                node("l", "loop"),
+                node("b1", "code"),
+                node("b2", "code"),
+                node("done", "code"),
+            ],
+            vec![
+                edge(1, "l", "b1", EdgeLabel::LoopBody),
+                edge(2, "b1", "b2", EdgeLabel::Data),
+                edge(3, "b2", "l", EdgeLabel::LoopReturn),
+                edge(4, "l", "done", EdgeLabel::Data),
+            ],
         );
         let t = Topology::build(&s, None).expect("topology");
         let shape = t.loop_shape("l").expect("loop");
         assert_eq!(shape.body_targets, vec!["b1"]);
         assert_eq!(shape.completion_nodes, vec!["b2"]);
-        assert_eq!(shape.body.iter().cloned().collect::<Vec<_>>(), vec!["b1", "b2"]);
+        assert_eq!(
+            shape.body.iter().cloned().collect::<Vec<_>>(),
+            vec!["b1", "b2"]
+        );
         assert_eq!(t.loop_of("b2"), Some("l"));
         assert_eq!(t.advance("l", None), Advance::Next(vec!["done".into()]));
-        assert_eq!(t.advance("b2", None), Advance::Terminal, "loop_return is not an advance edge");
+        assert_eq!(
+            t.advance("b2", None),
+            Advance::Terminal,
+            "loop_return is not an advance edge"
+        );
         assert_eq!(t.arity("b1"), 1);
     }
 
     #[test]
     fn no_executable_nodes_is_an_error() {
         let s = snap(vec![node("t", "trigger_manual")], vec![]);
-        assert_eq!(Topology::build(&s, None).err(), Some("Workflow 'w' has no executable nodes".into()));
+        assert_eq!(
+            Topology::build(&s, None).err(),
+            Some("Workflow 'w' has no executable nodes".into())
+        );
     }
 }

@@ -14,6 +14,7 @@ pub mod node_types;
 pub mod operators;
 pub mod page;
 pub mod patch;
+pub mod run;
 pub mod time;
 pub mod users;
 

@@ -452,3 +452,108 @@ impl From<&EdgeRow> for EdgeOut {
         }
     }
 }
+
+// ---------- executions ----------
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct ExecuteIn {
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub trigger_node_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ChatIn {
+    pub text: String,
+    #[serde(default)]
+    pub trigger_node_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ExecutionStarted {
+    pub execution_id: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct ExecutionOut {
+    pub execution_id: String,
+    pub workflow_slug: String,
+    pub status: String,
+    pub error_message: String,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub created_at: String,
+    pub total_tokens: i64,
+    pub total_input_tokens: i64,
+    pub total_output_tokens: i64,
+    pub total_cost_usd: f64,
+    pub llm_calls: i64,
+    pub tool_invocations: i64,
+    pub parent_execution_id: Option<String>,
+    pub parent_node_id: String,
+    pub root_execution_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct LogOut {
+    pub id: i64,
+    pub node_id: String,
+    /// `completed`, `failed` or `waiting`.
+    pub status: String,
+    #[schema(value_type = Option<Object>)]
+    pub input: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub output: Option<Value>,
+    pub error: String,
+    pub error_code: String,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub duration_ms: i64,
+    pub timestamp: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct PendingConfirmationOut {
+    pub id: String,
+    pub node_id: String,
+    pub prompt: String,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ExecutionDetailOut {
+    #[serde(flatten)]
+    pub execution: ExecutionOut,
+    #[schema(value_type = Option<Object>)]
+    pub final_output: Option<Value>,
+    #[schema(value_type = Object)]
+    pub trigger_payload: Value,
+    pub logs: Vec<LogOut>,
+    pub pending_confirmation: Option<PendingConfirmationOut>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ExecutionStatusOut {
+    pub execution_id: String,
+    pub workflow: String,
+    pub status: String,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub final_output: Option<Value>,
+    pub error_message: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ResumeIn {
+    pub input: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ExecutionIdList {
+    pub execution_ids: Vec<String>,
+}

@@ -68,6 +68,9 @@ impl Services {
             let wf = workflows::get_by_slug(&self.db, slug).await?;
             return Ok(wf.is_some_and(|w| caller.owns(w.owner_id)));
         }
+        if let Some(id) = channel.strip_prefix("execution:") {
+            return Ok(self.visible_execution(caller, id).await.is_ok());
+        }
         Ok(false)
     }
 

@@ -1,7 +1,7 @@
 //! # agentry-service
 //!
 //! The operations people and agents perform, in one place: auth and users, workflows with their
-//! nodes and edges, and the event bus. The HTTP routes (`agentry-server`) and the agent tools
+//! nodes and edges, executions (create, read, cancel, resume), and the event bus. The HTTP routes (`agentry-server`) and the agent tools
 //! (`agentry-engine`) both call these functions, so a rule is enforced once whichever door a
 //! request comes through.
 //!
@@ -16,7 +16,9 @@ pub mod dto;
 pub mod edges;
 mod error;
 pub mod events;
+pub mod executions;
 pub mod nodes;
+pub mod signature;
 pub mod workflows;
 
 pub use caller::Caller;
@@ -30,6 +32,8 @@ use agentry_store::Db;
 pub struct Services {
     pub db: Db,
     pub bus: EventBus,
+    /// Wakes this process's workers when new jobs were committed (other processes poll).
+    pub work: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Services {
@@ -37,6 +41,7 @@ impl Services {
         Services {
             db,
             bus: EventBus::new(),
+            work: Default::default(),
         }
     }
 

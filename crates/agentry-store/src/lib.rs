@@ -11,19 +11,25 @@
 //! to it, and [`Tx::commit`] returns the stored events, with their ids, only after the commit,
 //! so nothing is published for a change that did not happen.
 //!
-//! One module per table: [`users`], [`api_keys`], [`workflows`], [`nodes`], [`edges`], [`events`].
+//! One module per table: [`users`], [`api_keys`], [`workflows`], [`nodes`], [`edges`], [`events`],
+//! [`executions`], [`node_runs`], [`jobs`], [`waits`], [`confirmations`].
 
 #[macro_use]
 mod macros;
 pub mod api_keys;
+pub mod confirmations;
 mod db;
 pub mod edges;
 mod error;
 pub mod events;
+pub mod executions;
+pub mod jobs;
+pub mod node_runs;
 pub mod nodes;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod users;
+pub mod waits;
 pub mod workflows;
 
 pub use db::{Backend, Db, Tx};

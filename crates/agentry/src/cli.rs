@@ -55,6 +55,9 @@ struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "AGENTRY_LOG_JSON")]
     log_json: bool,
+    /// Embedded workers running executions (0 = API only; run `agentry worker` elsewhere).
+    #[arg(long, env = "AGENTRY_WORKERS", default_value_t = 4)]
+    workers: usize,
 }
 
 #[derive(Subcommand)]
@@ -156,11 +159,28 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     println!("press Ctrl-C to stop");
     let _ = std::io::stdout().flush();
+    // On SQLite this process is the only one: leases left by a killed predecessor are void.
+    let released = agentry_store::jobs::release_all_leases(&db).await?;
+    if released > 0 {
+        tracing::info!(jobs = released, "resuming work left by the previous run");
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let orchestrator = std::sync::Arc::new(agentry_engine::orchestrator::Orchestrator::new(
+        services.clone(),
+        agentry_engine::node::NodeEnv::default(),
+        format!("serve-{}", std::process::id()),
+    ));
+    let workers = agentry_engine::worker::spawn_workers(orchestrator, args.workers, stop_rx);
     let state = AppState {
         services,
         version: env!("CARGO_PKG_VERSION"),
     };
     agentry_server::serve(listener, state, shutdown_signal()).await?;
+    // Drain: workers finish their current job, then stop claiming.
+    let _ = stop_tx.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
     db.close().await;
     Ok(())
 }

@@ -24,6 +24,9 @@ pub async fn run(ctx: NodeCtx<'_>) -> NodeResult {
         "reply_chat" => reply_chat::run(&ctx),
         "wait" => wait::run(&ctx),
         "merge" => merge::run(&ctx),
-        other => Err(NodeError::fatal("unsupported_node", format!("Node type '{other}' cannot run yet"))),
+        other => Err(NodeError::fatal(
+            "unsupported_node",
+            format!("Node type '{other}' cannot run yet"),
+        )),
     }
 }

@@ -27,12 +27,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/health", tag = "health", security(()), responses((status = 200, body = HealthOut)))]
 async fn health(State(state): State<AppState>) -> Json<HealthOut> {
     let database = state.services.db.ping().await;
-    let queue = database;
+    let depth = agentry_store::jobs::queue_depth(&state.services.db, agentry_store::now_ms()).await;
+    let queue = depth.is_ok();
     Json(HealthOut {
         status: if database && queue { "ok" } else { "degraded" },
         version: state.version,
         database,
         queue,
-        queue_depth: 0,
+        queue_depth: depth.unwrap_or(0),
     })
 }

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod edges;
+pub mod executions;
 pub mod health;
 pub mod nodes;
 pub mod users;
@@ -21,6 +22,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(workflows::routes())
         .merge(nodes::routes())
         .merge(edges::routes())
+        .merge(executions::routes())
 }
 
 /// `limit` / `offset` query parameters.

@@ -1,0 +1,283 @@
+//! The `executions` table: one row per run of a workflow, holding its graph snapshot, its
+//! durable context (`state`, observable; `book`, engine bookkeeping) and its usage totals.
+
+use crate::db::TxConn;
+use crate::{Db, StoreResult, Tx};
+use agentry_core::page::PageRequest;
+use serde_json::Value;
+use sqlx::AssertSqlSafe;
+use sqlx::types::Json;
+
+/// What list endpoints show (no snapshot or context).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ExecutionRow {
+    pub id: String,
+    pub workflow_id: i64,
+    pub workflow_slug: String,
+    pub user_profile_id: Option<i64>,
+    pub status: String,
+    pub trigger_node_id: Option<String>,
+    pub error_message: String,
+    pub parent_execution_id: Option<String>,
+    pub parent_node_id: String,
+    pub root_execution_id: String,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    pub total_input_tokens: i64,
+    pub total_output_tokens: i64,
+    pub total_tokens: i64,
+    pub total_cost_usd: f64,
+    pub llm_calls: i64,
+    pub tool_invocations: i64,
+}
+
+const COLUMNS: &str = "e.id, e.workflow_id, e.workflow_slug, e.user_profile_id, e.status, e.trigger_node_id,
+    e.error_message, e.parent_execution_id, e.parent_node_id, e.root_execution_id, e.created_at, e.started_at,
+    e.completed_at, e.total_input_tokens, e.total_output_tokens, e.total_tokens, e.total_cost_usd, e.llm_calls,
+    e.tool_invocations";
+
+/// Everything the engine loads to run a job.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ExecutionFull {
+    #[sqlx(flatten)]
+    pub row: ExecutionRow,
+    pub trigger_payload: Json<Value>,
+    pub snapshot: Json<Value>,
+    pub state: Json<Value>,
+    pub book: Json<Value>,
+    pub final_output: Option<Json<Value>>,
+}
+
+const FULL: &str = "e.trigger_payload, e.snapshot, e.state, e.book, e.final_output";
+
+pub struct NewExecution<'a> {
+    pub id: &'a str,
+    pub workflow_id: i64,
+    pub workflow_slug: &'a str,
+    pub user_profile_id: Option<i64>,
+    pub trigger_node_id: Option<&'a str>,
+    pub trigger_payload: &'a Value,
+    pub snapshot: &'a Value,
+    pub state: &'a Value,
+    pub book: &'a Value,
+    pub parent_execution_id: Option<&'a str>,
+    pub parent_node_id: &'a str,
+    pub root_execution_id: &'a str,
+    /// Idempotency key for executions created by the engine (children): a second insert with
+    /// the same key creates nothing.
+    pub spawn_key: Option<&'a str>,
+    pub now: i64,
+}
+
+/// Inserts a `pending` execution; `false` when `spawn_key` was already used.
+pub async fn insert(tx: &mut Tx, e: NewExecution<'_>) -> StoreResult<bool> {
+    let n = on!(tx tx, c => {
+        sqlx::query(
+            "INSERT INTO executions (id, workflow_id, workflow_slug, user_profile_id, status, trigger_node_id,
+                trigger_payload, snapshot, state, book, parent_execution_id, parent_node_id, root_execution_id,
+                spawn_key, created_at)
+             VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             ON CONFLICT (spawn_key) DO NOTHING",
+        )
+        .bind(e.id)
+        .bind(e.workflow_id)
+        .bind(e.workflow_slug)
+        .bind(e.user_profile_id)
+        .bind(e.trigger_node_id)
+        .bind(Json(e.trigger_payload))
+        .bind(Json(e.snapshot))
+        .bind(Json(e.state))
+        .bind(Json(e.book))
+        .bind(e.parent_execution_id)
+        .bind(e.parent_node_id)
+        .bind(e.root_execution_id)
+        .bind(e.spawn_key)
+        .bind(e.now)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(n > 0)
+}
+
+pub async fn get(db: &Db, id: &str) -> StoreResult<Option<ExecutionRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM executions e WHERE e.id = $1");
+    Ok(
+        on!(db.read(), c => sqlx::query_as::<_, ExecutionRow>(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(c).await)?,
+    )
+}
+
+pub async fn get_full(db: &Db, id: &str) -> StoreResult<Option<ExecutionFull>> {
+    let sql = format!("SELECT {COLUMNS}, {FULL} FROM executions e WHERE e.id = $1");
+    Ok(
+        on!(db.read(), c => sqlx::query_as::<_, ExecutionFull>(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(c).await)?,
+    )
+}
+
+/// Loads an execution inside `tx`, locking its row on PostgreSQL (SQLite transactions are
+/// already serialized), so read-modify-write of the context is safe across workers.
+pub async fn get_full_for_update(tx: &mut Tx, id: &str) -> StoreResult<Option<ExecutionFull>> {
+    let lock = match tx.conn {
+        TxConn::Sqlite(_) => "",
+        TxConn::Postgres(_) => " FOR UPDATE",
+    };
+    let sql = format!("SELECT {COLUMNS}, {FULL} FROM executions e WHERE e.id = $1{lock}");
+    Ok(
+        on!(tx tx, c => sqlx::query_as::<_, ExecutionFull>(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(&mut *c).await)?,
+    )
+}
+
+/// Writes status, context and start time.
+pub async fn save(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    state: &Value,
+    book: &Value,
+    started_at: Option<i64>,
+) -> StoreResult<()> {
+    on!(tx tx, c => {
+        sqlx::query(
+            "UPDATE executions SET status = $2, state = $3, book = $4, started_at = COALESCE(started_at, $5) WHERE id = $1",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(Json(state))
+        .bind(Json(book))
+        .bind(started_at)
+        .execute(&mut *c)
+        .await
+        .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// Usage totals of an execution.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Totals {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_usd: f64,
+    pub llm_calls: i64,
+    pub tool_invocations: i64,
+}
+
+/// Ends an execution: terminal status, output or error, completion time, usage totals.
+pub async fn finish(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    final_output: Option<&Value>,
+    error_message: &str,
+    totals: Totals,
+    now: i64,
+) -> StoreResult<()> {
+    on!(tx tx, c => {
+        sqlx::query(
+            "UPDATE executions SET status = $2, final_output = $3, error_message = $4, completed_at = $5,
+                total_input_tokens = $6, total_output_tokens = $7, total_tokens = $6 + $7, total_cost_usd = $8,
+                llm_calls = $9, tool_invocations = $10
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(final_output.map(Json))
+        .bind(error_message)
+        .bind(now)
+        .bind(totals.input_tokens)
+        .bind(totals.output_tokens)
+        .bind(totals.cost_usd)
+        .bind(totals.llm_calls)
+        .bind(totals.tool_invocations)
+        .execute(&mut *c)
+        .await
+        .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// Filters for [`list`].
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    /// Only executions this user may see (their workflow's owner or the user they run as);
+    /// `None`: all (admins).
+    pub visible_to: Option<i64>,
+    pub workflow_slug: Option<String>,
+    pub status: Option<String>,
+    pub parent_execution_id: Option<String>,
+}
+
+/// Newest first, with the total before paging.
+pub async fn list(
+    db: &Db,
+    f: &ExecutionFilter,
+    page: PageRequest,
+) -> StoreResult<(Vec<ExecutionRow>, i64)> {
+    let cond = "($1 IS NULL OR e.user_profile_id = $1 OR w.owner_id = $1)
+        AND ($2 IS NULL OR e.workflow_slug = $2) AND ($3 IS NULL OR e.status = $3)
+        AND ($4 IS NULL OR e.parent_execution_id = $4)";
+    let list_sql = format!(
+        "SELECT {COLUMNS} FROM executions e JOIN workflows w ON w.id = e.workflow_id WHERE {cond}
+         ORDER BY e.created_at DESC, e.id DESC LIMIT $5 OFFSET $6"
+    );
+    let count_sql = format!(
+        "SELECT COUNT(*) FROM executions e JOIN workflows w ON w.id = e.workflow_id WHERE {cond}"
+    );
+    let rows = on!(db.read(), c => {
+        sqlx::query_as::<_, ExecutionRow>(AssertSqlSafe(list_sql.as_str()))
+            .bind(f.visible_to)
+            .bind(&f.workflow_slug)
+            .bind(&f.status)
+            .bind(&f.parent_execution_id)
+            .bind(page.limit)
+            .bind(page.offset)
+            .fetch_all(c)
+            .await
+    })?;
+    let total: i64 = on!(db.read(), c => {
+        sqlx::query_scalar(AssertSqlSafe(count_sql.as_str()))
+            .bind(f.visible_to)
+            .bind(&f.workflow_slug)
+            .bind(&f.status)
+            .bind(&f.parent_execution_id)
+            .fetch_one(c)
+            .await
+    })?;
+    Ok((rows, total))
+}
+
+/// Non-terminal children of an execution (ids).
+pub async fn active_children(tx: &mut Tx, parent: &str) -> StoreResult<Vec<String>> {
+    Ok(on!(tx tx, c => {
+        sqlx::query_scalar(
+            "SELECT id FROM executions WHERE parent_execution_id = $1 AND status IN ('pending', 'running', 'interrupted')",
+        )
+        .bind(parent)
+        .fetch_all(&mut *c)
+        .await
+    })?)
+}
+
+/// Ids of executions still running or waiting (for recovery reports and health).
+pub async fn count_by_status(db: &Db) -> StoreResult<Vec<(String, i64)>> {
+    Ok(on!(db.read(), c => {
+        sqlx::query_as::<_, (String, i64)>("SELECT status, COUNT(*) FROM executions GROUP BY status")
+            .fetch_all(c)
+            .await
+    })?)
+}
+
+pub async fn delete(tx: &mut Tx, id: &str) -> StoreResult<bool> {
+    let n = on!(tx tx, c => {
+        sqlx::query("DELETE FROM executions WHERE id = $1").bind(id).execute(&mut *c).await.map(|r| r.rows_affected())
+    })?;
+    Ok(n > 0)
+}
+
+/// The execution created with `spawn_key`, if any.
+pub async fn id_by_spawn_key(tx: &mut Tx, key: &str) -> StoreResult<Option<String>> {
+    Ok(on!(tx tx, c => {
+        sqlx::query_scalar("SELECT id FROM executions WHERE spawn_key = $1").bind(key).fetch_optional(&mut *c).await
+    })?)
+}
