@@ -101,6 +101,7 @@ impl Orchestrator {
         match job.kind.as_str() {
             "start" => self.start(job).await,
             "node" => self.node(job).await,
+            agentry_service::schedules::JOB_KIND => self.schedule(job).await,
             other => {
                 tracing::warn!(kind = other, "dropping a job of unknown kind");
                 let mut tx = self.services.db.begin().await?;
@@ -108,6 +109,18 @@ impl Orchestrator {
                 self.commit(tx).await
             }
         }
+    }
+
+    /// A schedule trigger fire (agentry_service::schedules).
+    async fn schedule(&self, job: &JobRow) -> EngineResult<()> {
+        let mut tx = self.services.db.begin().await?;
+        if !jobs::complete(&mut tx, job.id, &self.owner).await? {
+            return Err(ServiceError::Conflict(LEASE_LOST.into()));
+        }
+        agentry_service::schedules::fire_in(&mut tx, &job.payload.0, job.run_at).await?;
+        self.commit(tx).await?;
+        self.services.work.notify_waiters();
+        Ok(())
     }
 
     async fn commit(&self, tx: Tx) -> EngineResult<()> {

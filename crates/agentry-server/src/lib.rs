@@ -74,6 +74,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/openapi.json", axum::routing::get(doc.clone()))
         .route("/openapi.json", axum::routing::get(doc))
         .route("/ws/", axum::routing::get(ws::global_socket))
+        .route("/ws/executions/{id}/", axum::routing::get(ws::execution_socket))
         .fallback(ui::serve)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
@@ -97,7 +98,7 @@ async fn add_trailing_slash(mut req: Request, next: Next) -> Response {
         .filter(|bare| NO_SLASH_ROUTES.contains(bare))
     {
         Some(bare.to_string())
-    } else if (path.starts_with("/api/") || path == "/ws")
+    } else if (path.starts_with("/api/") || path == "/ws" || path.starts_with("/ws/"))
         && !path.ends_with('/')
         && !NO_SLASH_ROUTES.contains(&path)
     {

@@ -229,3 +229,80 @@ impl Session {
 async fn send_json(socket: &mut WebSocket, v: &Value) -> Result<(), axum::Error> {
     socket.send(Message::Text(v.to_string().into())).await
 }
+
+/// `GET /ws/executions/{id}/?token=KEY`: server-push stream of one execution's events. Stored
+/// events are replayed first; the socket closes after the execution's final event.
+pub async fn execution_socket(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let caller = match q.token.as_deref() {
+        Some(t) if !t.is_empty() => state.services.authenticate(t).await.ok(),
+        _ => None,
+    };
+    let visible = match &caller {
+        Some(c) => state.services.visible_execution(c, &id).await.is_ok(),
+        None => false,
+    };
+    ws.on_upgrade(move |socket| async move {
+        if visible {
+            stream_execution(state, id, socket).await;
+        } else {
+            close_policy(socket).await;
+        }
+    })
+}
+
+const FINAL_EVENTS: [&str; 3] = ["execution_completed", "execution_failed", "execution_cancelled"];
+
+async fn stream_execution(state: AppState, id: String, mut socket: WebSocket) {
+    let channel = format!("execution:{id}");
+    let mut bus = state.services.bus.subscribe();
+    let mut last = 0;
+    // Replay what is stored (subscribed first, so nothing falls between replay and live).
+    if let Ok((events, _)) = state.services.replay(&channel, 0).await {
+        for e in &events {
+            if send_json(&mut socket, &envelope(e)).await.is_err() {
+                return;
+            }
+            last = e.id;
+            if FINAL_EVENTS.contains(&e.kind.as_str()) {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+        }
+    }
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                match incoming {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    _ => {}
+                }
+            }
+            event = bus.recv() => {
+                let events = match event {
+                    Ok(e) if e.channel == channel && e.id > last => vec![e],
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(_)) => match state.services.replay(&channel, last).await {
+                        Ok((events, _)) => events.into_iter().map(std::sync::Arc::new).collect(),
+                        Err(_) => return,
+                    },
+                    Err(RecvError::Closed) => return,
+                };
+                for e in events {
+                    if send_json(&mut socket, &envelope(&e)).await.is_err() {
+                        return;
+                    }
+                    last = e.id;
+                    if FINAL_EVENTS.contains(&e.kind.as_str()) {
+                        let _ = socket.send(Message::Close(None)).await;
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -225,6 +225,9 @@ pub async fn finish_in(tx: &mut Tx, row: &ExecutionRow, f: Finish<'_>) -> Servic
         _ => ("execution_cancelled", json!({"execution_id": row.id})),
     };
     emit_execution_event(tx, &row.id, &row.workflow_slug, kind, data);
+    if f.status == Status::Failed {
+        start_error_handler(tx, row, f.error_message).await?;
+    }
     if let Some(parent) = &row.parent_execution_id {
         let slot = match f.status {
             Status::Completed => f.final_output.cloned().unwrap_or(Value::Null),
@@ -744,4 +747,82 @@ pub async fn cancel_tree_in(tx: &mut Tx, id: &str, is_root: bool) -> ServiceResu
         .await?;
     }
     Ok(())
+}
+
+/// engine.md §11 "error handler": a failed execution starts its workflow's error-handler
+/// workflow at an active `trigger_error` node. Failures of error handlers start nothing.
+async fn start_error_handler(tx: &mut Tx, row: &ExecutionRow, error_message: &str) -> ServiceResult<()> {
+    let Some(w) = workflows::get_in(tx, row.workflow_id).await? else { return Ok(()) };
+    let Some(handler_id) = w.error_handler_workflow_id else { return Ok(()) };
+    let own_nodes = nodes::list_in(tx, w.id).await?;
+    let started_by_error = row
+        .trigger_node_id
+        .as_ref()
+        .is_some_and(|t| own_nodes.iter().any(|n| &n.node_id == t && n.component_type == "trigger_error"));
+    if started_by_error {
+        return Ok(());
+    }
+    let Some(handler) = workflows::get_in(tx, handler_id).await? else { return Ok(()) };
+    if !handler.is_active || !(handler.is_public || handler.owner_id == w.owner_id) {
+        return Ok(());
+    }
+    let handler_nodes = nodes::list_in(tx, handler.id).await?;
+    let Some(trigger) = handler_nodes
+        .iter()
+        .find(|n| n.component_type == "trigger_error" && n.config.0.get("is_active").and_then(Value::as_bool) != Some(false))
+    else {
+        return Ok(());
+    };
+    let node_id = error_message
+        .strip_prefix("Node ")
+        .and_then(|rest| rest.split_once(": "))
+        .map(|(id, _)| id.to_string())
+        .unwrap_or_default();
+    let payload = json!({
+        "text": error_message,
+        "error": {
+            "execution_id": row.id,
+            "workflow_slug": row.workflow_slug,
+            "node_id": node_id,
+            "error_message": error_message,
+        }
+    });
+    let origin = Origin {
+        trigger_node_id: Some(&trigger.node_id),
+        payload,
+        user_id: Some(w.owner_id),
+        parent: None,
+        spawn_key: Some(format!("error-handler:{}", row.id)),
+    };
+    create_in(tx, &handler, origin).await?;
+    Ok(())
+}
+
+/// A chat text that answers a pending confirmation: `/confirm_{id}` (= yes) or `/cancel_{id}`
+/// (= no). Returns the confirmation id and the answer.
+pub fn chat_command(text: &str) -> Option<(&str, &str)> {
+    let text = text.trim();
+    if let Some(id) = text.strip_prefix("/confirm_") {
+        return Some((id, "yes"));
+    }
+    text.strip_prefix("/cancel_").map(|id| (id, "no"))
+}
+
+impl Services {
+    /// Answers a confirmation named by a chat text (engine.md §6): the confirmation must be
+    /// visible to the caller and not expired. Starts nothing; returns the answered execution.
+    pub async fn answer_chat_command(&self, caller: &Caller, confirmation_id: &str, answer: &str) -> ServiceResult<(String, String)> {
+        let not_found = || ServiceError::NotFound("Confirmation not found.".into());
+        let mut tx = self.db.begin().await?;
+        let conf = confirmations::get_in(&mut tx, confirmation_id).await?.ok_or_else(not_found)?;
+        if conf.expires_at < now_ms() {
+            return Err(not_found());
+        }
+        let row = self.visible_execution(caller, &conf.execution_id).await.map_err(|_| not_found())?;
+        answer_in(&mut tx, &row, &conf, answer).await?;
+        self.commit(tx).await?;
+        self.work.notify_waiters();
+        let status = executions::get(&self.db, &row.id).await?.map(|r| r.status).unwrap_or(row.status);
+        Ok((row.id, status))
+    }
 }

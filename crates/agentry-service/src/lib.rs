@@ -18,6 +18,7 @@ mod error;
 pub mod events;
 pub mod executions;
 pub mod nodes;
+pub mod schedules;
 pub mod signature;
 pub mod workflows;
 

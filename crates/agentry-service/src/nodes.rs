@@ -208,6 +208,7 @@ impl Services {
             }
         };
         workflows::touch(&mut tx, w.id, now).await?;
+        crate::schedules::arm_in(&mut tx, w.id, &row).await?;
         let out = NodeOut::from_row(&row);
         tx.emit(NewEvent::new(
             channel(&w.slug),
@@ -302,6 +303,7 @@ impl Services {
             .await
             .map_err(|e| ServiceError::conflict_on_unique(e, taken()))?;
         workflows::touch(&mut tx, w.id, now).await?;
+        crate::schedules::arm_in(&mut tx, w.id, &row).await?;
         let out = NodeOut::from_row(&row);
         tx.emit(NewEvent::new(
             channel(&w.slug),

@@ -281,3 +281,18 @@ pub async fn id_by_spawn_key(tx: &mut Tx, key: &str) -> StoreResult<Option<Strin
         sqlx::query_scalar("SELECT id FROM executions WHERE spawn_key = $1").bind(key).fetch_optional(&mut *c).await
     })?)
 }
+
+/// Is an execution started at this trigger still pending or running?
+pub async fn active_for_trigger(tx: &mut Tx, workflow_id: i64, trigger_node_id: &str) -> StoreResult<bool> {
+    let found: Option<String> = on!(tx tx, c => {
+        sqlx::query_scalar(
+            "SELECT id FROM executions WHERE workflow_id = $1 AND trigger_node_id = $2
+               AND status IN ('pending', 'running') LIMIT 1",
+        )
+        .bind(workflow_id)
+        .bind(trigger_node_id)
+        .fetch_optional(&mut *c)
+        .await
+    })?;
+    Ok(found.is_some())
+}

@@ -24,11 +24,28 @@ pub struct Cli {
 enum Command {
     /// Migrate the database, then serve the API and the web UI.
     Serve(ServeArgs),
+    /// Run workers only (no API), e.g. more processes on one PostgreSQL. SIGTERM drains.
+    Worker(WorkerArgs),
     /// Apply pending database migrations and exit.
     Migrate(DbArgs),
     /// Manage users without a running server.
     #[command(subcommand)]
     User(UserCommand),
+}
+
+#[derive(Args)]
+struct WorkerArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Workers in this process.
+    #[arg(long, env = "AGENTRY_WORKERS", default_value_t = 4)]
+    workers: usize,
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(long, env = "AGENTRY_LOG", default_value = "info")]
+    log: String,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "AGENTRY_LOG_JSON")]
+    log_json: bool,
 }
 
 #[derive(Args, Clone)]
@@ -116,6 +133,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Worker(args) => worker(args).await,
         Command::Migrate(db) => {
             db.open().await?;
             println!("database is up to date");
@@ -246,4 +264,27 @@ fn read_password() -> Result<String> {
         bail!("no password given on standard input");
     }
     Ok(password)
+}
+
+async fn worker(args: WorkerArgs) -> Result<()> {
+    init_logs(&args.log, args.log_json);
+    let db = args.db.open().await?;
+    let services = Services::new(db.clone());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let orchestrator = std::sync::Arc::new(agentry_engine::orchestrator::Orchestrator::new(
+        services,
+        agentry_engine::node::NodeEnv::default(),
+        format!("worker-{}-{}", std::process::id(), agentry_store::now_ms()),
+    ));
+    let workers = agentry_engine::worker::spawn_workers(orchestrator, args.workers.max(1), stop_rx);
+    println!("agentry {} worker: {} workers on the {} database", env!("CARGO_PKG_VERSION"), args.workers.max(1), db.backend_name());
+    println!("press Ctrl-C to stop");
+    let _ = std::io::stdout().flush();
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
+    db.close().await;
+    Ok(())
 }

@@ -3,6 +3,7 @@
 pub mod code;
 pub mod filter;
 pub mod http_request;
+pub mod human_confirmation;
 pub mod merge;
 pub mod reply_chat;
 pub mod switch;
@@ -24,6 +25,7 @@ pub async fn run(ctx: NodeCtx<'_>) -> NodeResult {
         "reply_chat" => reply_chat::run(&ctx),
         "wait" => wait::run(&ctx),
         "merge" => merge::run(&ctx),
+        "human_confirmation" => human_confirmation::run(&ctx),
         other => Err(NodeError::fatal(
             "unsupported_node",
             format!("Node type '{other}' cannot run yet"),

@@ -61,15 +61,12 @@ async fn chat(
     Path(slug): Path<String>,
     Body(input): Body<ChatIn>,
 ) -> ApiResult<Json<ExecutionStarted>> {
-    let id = s
-        .services
-        .chat(&caller, &slug, input.text, input.trigger_node_id)
-        .await?;
-    Ok(Json(ExecutionStarted {
-        execution_id: id,
-        status: "pending".into(),
-        response: Some(String::new()),
-    }))
+    if let Some((confirmation, answer)) = agentry_service::executions::chat_command(&input.text) {
+        let (id, status) = s.services.answer_chat_command(&caller, confirmation, answer).await?;
+        return Ok(Json(ExecutionStarted { execution_id: id, status, response: Some(String::new()) }));
+    }
+    let id = s.services.chat(&caller, &slug, input.text, input.trigger_node_id).await?;
+    Ok(Json(ExecutionStarted { execution_id: id, status: "pending".into(), response: Some(String::new()) }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
