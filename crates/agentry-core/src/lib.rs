@@ -14,6 +14,7 @@ pub mod node_types;
 pub mod operators;
 pub mod page;
 pub mod patch;
+pub mod pricing;
 pub mod run;
 pub mod schedule;
 pub mod time;
