@@ -131,6 +131,9 @@ impl Services {
         .await?;
         self.commit(tx).await?;
         tracing::info!(user = %username, "first-run setup created the admin user");
+        if let Err(error) = self.ensure_env_credentials().await {
+            tracing::warn!(%error, "cannot create the credentials from the environment");
+        }
         Ok(TokenOut {
             key,
             requires_mfa: false,

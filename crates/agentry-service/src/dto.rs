@@ -557,3 +557,67 @@ pub struct ResumeIn {
 pub struct ExecutionIdList {
     pub execution_ids: Vec<String>,
 }
+
+// ---------- credentials ----------
+
+/// `POST /credentials/` (api.md §7). LLM `detail`: `provider_type` (`openai_compatible`
+/// default, `anthropic`, `glm`), `api_key`, `base_url`, `organization_id`, `custom_headers`,
+/// `pricing`. Tool `detail`: `tool_type` (`api` default; `searxng` with `config.url`), `config`,
+/// `is_preferred`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct CredentialIn {
+    pub name: String,
+    /// `llm` or `tool`.
+    pub credential_type: String,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub detail: Option<Map<String, Value>>,
+}
+
+/// `PATCH /credentials/{id}/`: `detail` keys present are merged (a key set to `null` goes back
+/// to its default); an `api_key` equal to the masked value leaves the stored key unchanged.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct CredentialPatch {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub detail: Patch<Map<String, Value>>,
+}
+
+/// A credential as read back: `detail.api_key` is always masked (first 4 + `****` + last 4, or
+/// `****` when shorter than 8; `""` when there is none).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct CredentialOut {
+    pub id: i64,
+    pub name: String,
+    pub credential_type: String,
+    #[schema(value_type = Object)]
+    pub detail: Value,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct IdList {
+    pub ids: Vec<i64>,
+}
+
+/// `POST /credentials/{id}/test/`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct CredentialTestOut {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub detail: Option<Value>,
+}
+
+/// One item of `GET /credentials/{id}/models/`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ModelOut {
+    pub id: String,
+    pub name: String,
+}

@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod caller;
+pub mod credentials;
 pub mod dto;
 pub mod edges;
 mod error;
@@ -19,6 +20,7 @@ pub mod events;
 pub mod executions;
 pub mod nodes;
 pub mod schedules;
+pub mod secrets;
 pub mod signature;
 pub mod workflows;
 
@@ -35,14 +37,23 @@ pub struct Services {
     pub bus: EventBus,
     /// Wakes this process's workers when new jobs were committed (other processes poll).
     pub work: std::sync::Arc<tokio::sync::Notify>,
+    /// Seals credential secrets at rest (`secrets`); the same key in every process.
+    pub secrets: std::sync::Arc<secrets::SecretBox>,
 }
 
 impl Services {
+    /// Services with an ephemeral secret key (tests, commands that never read stored
+    /// credentials); `serve` and `worker` use [`Services::with_secrets`].
     pub fn new(db: Db) -> Self {
+        Services::with_secrets(db, secrets::SecretBox::ephemeral())
+    }
+
+    pub fn with_secrets(db: Db, secrets: secrets::SecretBox) -> Self {
         Services {
             db,
             bus: EventBus::new(),
             work: Default::default(),
+            secrets: std::sync::Arc::new(secrets),
         }
     }
 

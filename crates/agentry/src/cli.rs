@@ -3,6 +3,7 @@
 use agentry_server::AppState;
 use agentry_service::Services;
 use agentry_service::dto::UserIn;
+use agentry_service::secrets::SecretBox;
 use agentry_store::Db;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -40,6 +41,11 @@ struct WorkerArgs {
     /// Workers in this process.
     #[arg(long, env = "AGENTRY_WORKERS", default_value_t = 4)]
     workers: usize,
+    /// Key that encrypts stored credential secrets (any string). Default: the key file
+    /// `secret.key` in the data directory, created on first use. Every process sharing a
+    /// database needs the same key.
+    #[arg(long, env = "AGENTRY_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
     /// Log filter (tracing EnvFilter syntax).
     #[arg(long, env = "AGENTRY_LOG", default_value = "info")]
     log: String,
@@ -75,6 +81,11 @@ struct ServeArgs {
     /// Embedded workers running executions (0 = API only; run `agentry worker` elsewhere).
     #[arg(long, env = "AGENTRY_WORKERS", default_value_t = 4)]
     workers: usize,
+    /// Key that encrypts stored credential secrets (any string). Default: the key file
+    /// `secret.key` in the data directory, created on first use. Every process sharing a
+    /// database needs the same key.
+    #[arg(long, env = "AGENTRY_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -161,7 +172,10 @@ fn init_logs(filter: &str, json: bool) {
 async fn serve(args: ServeArgs) -> Result<()> {
     init_logs(&args.log, args.log_json);
     let db = args.db.open().await?;
-    let services = Services::new(db.clone());
+    let services = Services::with_secrets(db.clone(), secret_box(&args.secret_key, &args.db)?);
+    if let Err(error) = services.ensure_env_credentials().await {
+        tracing::warn!(%error, "cannot create the credentials from the environment");
+    }
     let listener = tokio::net::TcpListener::bind(&args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
@@ -201,6 +215,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     db.close().await;
     Ok(())
+}
+
+/// The key sealing credential secrets: `--secret-key` / `AGENTRY_SECRET_KEY`, else the data
+/// directory's key file (engine.md §12).
+fn secret_box(secret_key: &Option<String>, db: &DbArgs) -> Result<SecretBox> {
+    SecretBox::from_env_or_file(secret_key.as_deref(), &db.data_dir)
+        .context("cannot load the secret key")
 }
 
 async fn shutdown_signal() {
@@ -269,7 +290,7 @@ fn read_password() -> Result<String> {
 async fn worker(args: WorkerArgs) -> Result<()> {
     init_logs(&args.log, args.log_json);
     let db = args.db.open().await?;
-    let services = Services::new(db.clone());
+    let services = Services::with_secrets(db.clone(), secret_box(&args.secret_key, &args.db)?);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let orchestrator = std::sync::Arc::new(agentry_engine::orchestrator::Orchestrator::new(
         services,

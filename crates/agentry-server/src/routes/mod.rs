@@ -1,6 +1,7 @@
 //! One module per resource; each returns its routes with their OpenAPI annotations.
 
 pub mod auth;
+pub mod credentials;
 pub mod edges;
 pub mod executions;
 pub mod health;
@@ -23,6 +24,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(nodes::routes())
         .merge(edges::routes())
         .merge(executions::routes())
+        .merge(credentials::routes())
 }
 
 /// `limit` / `offset` query parameters.

@@ -6,6 +6,7 @@ mod support;
 
 mod auth;
 mod bad_input;
+mod credentials;
 mod nodes_edges;
 mod openapi;
 mod websocket;

@@ -33,6 +33,11 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "/api/v1/workflows/{slug}/edges/{edge_id}/",
         &["delete", "patch"],
     ),
+    ("/api/v1/credentials/", &["get", "post"]),
+    ("/api/v1/credentials/batch-delete/", &["post"]),
+    ("/api/v1/credentials/{id}/", &["delete", "get", "patch"]),
+    ("/api/v1/credentials/{id}/test/", &["post"]),
+    ("/api/v1/credentials/{id}/models/", &["get"]),
 ];
 
 /// Routes anyone may call (api.md §1 "Auth").
