@@ -56,6 +56,39 @@ pub struct LoopRun {
     /// The loop's output object (`items`, `results`).
     #[serde(default)]
     pub output: Value,
+    /// Body nodes of this loop queued or running. An iteration ends when none is left, so a
+    /// path that ends before a completion node (a switch route with no edge, a body without
+    /// `loop_return` edges) closes the iteration instead of stalling the loop.
+    #[serde(default)]
+    pub pending: i64,
+}
+
+/// Token usage and cost (engine.md §10), per node run and summed per execution.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    #[serde(default)]
+    pub input_tokens: i64,
+    #[serde(default)]
+    pub output_tokens: i64,
+    #[serde(default)]
+    pub cost_usd: f64,
+    #[serde(default)]
+    pub llm_calls: i64,
+    #[serde(default)]
+    pub tool_invocations: i64,
+}
+
+impl Usage {
+    pub fn add(&mut self, other: &Usage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cost_usd += other.cost_usd;
+        self.llm_calls += other.llm_calls;
+        self.tool_invocations += other.tool_invocations;
+    }
+    pub fn total_tokens(&self) -> i64 {
+        self.input_tokens + self.output_tokens
+    }
 }
 
 /// Engine bookkeeping kept with the execution (not observable by nodes).
@@ -92,6 +125,9 @@ pub struct Book {
     /// Node results (success log rows), for the activity summary.
     #[serde(default)]
     pub steps: i64,
+    /// Usage of this execution's own nodes so far.
+    #[serde(default)]
+    pub usage: Usage,
 }
 
 impl Book {

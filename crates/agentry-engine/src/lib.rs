@@ -6,6 +6,7 @@
 //! A worker that dies loses only its lease. Waiting (children, a person, a timer) costs rows,
 //! never a task or thread.
 
+pub mod agent;
 pub mod events;
 pub mod expr;
 pub mod node;

@@ -60,6 +60,9 @@ pub struct NodeCtx<'a> {
 /// What a node asks the engine to wait for before it completes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WaitRequest {
+    /// Ask a person (the `ask_human` tool): the execution is interrupted with `question` as the
+    /// pending confirmation's prompt; the answer text resumes the node.
+    AskHuman { question: String },
     /// Run a child execution of another workflow and resume with its result (`workflow` node).
     Subworkflow {
         workflow_slug: String,
@@ -87,6 +90,8 @@ pub struct NodeOutcome {
     pub wait: Option<WaitRequest>,
     /// The log row's `input` (e.g. the resolved prompt); `None` → null.
     pub log_input: Option<Value>,
+    /// Tokens, cost and calls of this run (AI nodes).
+    pub usage: Option<agentry_core::run::Usage>,
 }
 
 impl NodeOutcome {

@@ -261,9 +261,17 @@ impl Orchestrator {
         self.save_and_commit(tx, Some(run), job).await
     }
 
-    /// Queues a node run (at commit) and counts it in flight.
+    /// Queues a node run (at commit) and counts it in flight (and in its loop's iteration).
     fn enqueue(&self, tx: &mut Tx, run: &mut Run, node_id: &str, run_at: i64) {
         run.book.inflight += 1;
+        if let Some(lr) = run
+            .topo
+            .1
+            .loop_of(node_id)
+            .and_then(|l| run.book.loops.get_mut(l))
+        {
+            lr.pending += 1;
+        }
         run.next.push((node_id.to_string(), run_at, json!({})));
         emit_execution_event(
             tx,
@@ -368,6 +376,30 @@ impl Orchestrator {
         let result = match node.component_type.as_str() {
             "loop" => loop_items(&resolved, &state),
             "workflow" => Ok(subworkflow(&resolved, &state, resume.clone())),
+            "agent" | "deep_agent" => {
+                let owner_id = workflows::get(&self.services.db, topo.0.workflow_id)
+                    .await?
+                    .map(|w| w.owner_id);
+                let agent_env = crate::agent::AgentEnv {
+                    services: &self.services,
+                    snapshot: &topo.0,
+                    topo: &topo.1,
+                    user_id: full.row.user_profile_id,
+                    owner_id,
+                    is_child: full.row.parent_execution_id.is_some(),
+                };
+                crate::agent::run(
+                    &agent_env,
+                    NodeCtx {
+                        env: &self.env,
+                        execution_id: &exec_id,
+                        node: &resolved,
+                        state: &state,
+                        resume,
+                    },
+                )
+                .await
+            }
             _ => {
                 crate::nodes::run(NodeCtx {
                     env: &self.env,
@@ -494,6 +526,14 @@ impl Orchestrator {
         run.book.resume.remove(node_id); // delivered once
         run.book.confirmed_before.remove(node_id);
         let (id, slug) = (run.id(), run.slug());
+        if let Some(u) = &outcome.usage {
+            run.book.usage.add(u);
+        }
+        if let Some(WaitRequest::AskHuman { question }) = &outcome.wait {
+            return self
+                .park_on_question(tx, run, &node, question, duration_ms)
+                .await;
+        }
 
         if let Some(WaitRequest::Subworkflow {
             workflow_slug,
@@ -539,20 +579,17 @@ impl Orchestrator {
                 output: Some(&outcome.output),
                 error: "",
                 error_code: "",
-                metadata: &json!({}),
+                metadata: &usage_metadata(outcome.usage.as_ref()),
                 duration_ms,
                 now,
             },
         )
         .await?;
-        node_status(
-            tx,
-            &id,
-            &slug,
-            &node,
-            "success",
-            json!({"duration_ms": duration_ms, "output": cut_strings(&outcome.output)}),
-        );
+        let mut done = json!({"duration_ms": duration_ms, "output": cut_strings(&outcome.output)});
+        if let Some(u) = &outcome.usage {
+            done["token_usage"] = token_usage(u);
+        }
+        node_status(tx, &id, &slug, &node, "success", done);
 
         if node.interrupt_after && !run.book.confirmed_after.contains_key(node_id) {
             return self
@@ -661,6 +698,60 @@ impl Orchestrator {
         Ok(())
     }
 
+    /// The `ask_human` tool suspended the agent: a pending confirmation carries the question;
+    /// the answer resumes the node (engine.md §6, tools.md §8).
+    async fn park_on_question(
+        &self,
+        tx: &mut Tx,
+        run: &mut Run,
+        node: &agentry_core::flow::SnapNode,
+        question: &str,
+        duration_ms: i64,
+    ) -> EngineResult<()> {
+        let now = now_ms();
+        let (id, slug) = (run.id(), run.slug());
+        confirmations::insert(
+            tx,
+            &confirmations::ConfirmationRow {
+                id: format!("{:08x}", rand_u32()),
+                execution_id: id.clone(),
+                node_id: node.node_id.clone(),
+                phase: "node".into(),
+                prompt: question.to_string(),
+                expires_at: now + 300_000,
+                created_at: now,
+            },
+        )
+        .await?;
+        node_runs::insert(
+            tx,
+            node_runs::NewNodeRun {
+                execution_id: &id,
+                node_id: &node.node_id,
+                status: "waiting",
+                input: None,
+                output: None,
+                error: "",
+                error_code: "",
+                metadata: &json!({"question": question}),
+                duration_ms,
+                now,
+            },
+        )
+        .await?;
+        node_status(tx, &id, &slug, node, "waiting", json!({}));
+        run.status = Status::Interrupted;
+        run.book.pause(now);
+        emit_execution_event(
+            tx,
+            &id,
+            &slug,
+            "execution_interrupted",
+            json!({"node_id": node.node_id}),
+        );
+        Ok(())
+    }
+
     /// Returns `true` when the failure is final for the job (the execution failed, or the
     /// loop moved on), `false` when a retry was scheduled.
     async fn on_failure(
@@ -753,7 +844,7 @@ impl Orchestrator {
         }
         let msg = format!("Node {node_id}: {}", err.message);
         let row = run.full.row.clone();
-        exec_ops::finish_in(tx, &row, failed(&msg, None, totals(&run.full))).await?;
+        exec_ops::finish_in(tx, &row, failed(&msg, None, totals(&run.book))).await?;
         run.status = Status::Failed;
         Ok(())
     }
@@ -812,7 +903,7 @@ impl Orchestrator {
         };
         if !run.status.is_terminal() {
             let row = run.full.row.clone();
-            exec_ops::finish_in(&mut tx, &row, failed(message, code, totals(&run.full))).await?;
+            exec_ops::finish_in(&mut tx, &row, failed(message, code, totals(&run.book))).await?;
             run.status = Status::Failed;
         }
         self.save_and_commit(tx, Some(run), job).await
@@ -845,6 +936,7 @@ impl Orchestrator {
                 results: vec![],
                 record: Map::new(),
                 output,
+                pending: 0,
             },
         );
         let now = now_ms();
@@ -867,6 +959,13 @@ impl Orchestrator {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = EngineResult<()>> + Send + 'a>> {
         Box::pin(async move {
             let now = now_ms();
+            // The running loop whose body `node_id` belongs to, if any.
+            let owner = run
+                .topo
+                .1
+                .loop_of(node_id)
+                .filter(|l| run.book.loops.contains_key(*l))
+                .map(String::from);
             match run.topo.1.advance(node_id, route) {
                 Advance::Next(targets) => {
                     let topo = run.topo.clone();
@@ -882,11 +981,13 @@ impl Orchestrator {
                         }
                         self.enqueue(tx, run, &t, now + delay_ms);
                     }
+                    if let Some(l) = owner {
+                        run.book.inflight -= 1;
+                        return self.loop_step(tx, run, &l, node_id).await;
+                    }
                 }
                 Advance::Terminal => {
-                    if let Some(l) = run.topo.1.loop_of(node_id).map(String::from)
-                        && run.book.loops.contains_key(&l)
-                    {
+                    if let Some(l) = owner {
                         run.book.inflight -= 1;
                         return self.loop_step(tx, run, &l, node_id).await;
                     }
@@ -917,7 +1018,9 @@ impl Orchestrator {
         })
     }
 
-    /// A body node of loop `l` reached the end of its path.
+    /// A body node of loop `l` finished: a completion node's output goes into the iteration's
+    /// record; when nothing of the iteration is left in flight, the next iteration starts (or
+    /// the loop ends).
     async fn loop_step(
         &self,
         tx: &mut Tx,
@@ -929,6 +1032,7 @@ impl Orchestrator {
         let Some(lr) = run.book.loops.get_mut(l) else {
             return Ok(());
         };
+        lr.pending -= 1;
         if shape.completion_nodes.iter().any(|c| c == node_id) {
             let out = run
                 .state
@@ -938,11 +1042,7 @@ impl Orchestrator {
                 .unwrap_or(Value::Null);
             lr.record.insert(node_id.to_string(), out);
         }
-        if !shape
-            .completion_nodes
-            .iter()
-            .all(|c| lr.record.contains_key(c))
-        {
+        if lr.pending > 0 {
             return Ok(());
         }
         let record = std::mem::take(&mut lr.record);
@@ -978,7 +1078,7 @@ impl Orchestrator {
             &run.state.node_outputs,
         );
         let started = run.full.row.started_at.unwrap_or(run.full.row.created_at);
-        let t = totals(&run.full);
+        let t = totals(&run.book);
         let activity = json!({
             "total_steps": run.book.steps,
             "total_duration_ms": now_ms() - started,
@@ -1018,13 +1118,33 @@ fn failed<'a>(message: &'a str, code: Option<&'a str>, totals: Totals) -> Finish
     }
 }
 
-fn totals(full: &ExecutionFull) -> Totals {
+/// The execution's usage totals: its own nodes' usage, kept in the bookkeeping.
+fn totals(book: &Book) -> Totals {
+    let u = &book.usage;
     Totals {
-        input_tokens: full.row.total_input_tokens,
-        output_tokens: full.row.total_output_tokens,
-        cost_usd: full.row.total_cost_usd,
-        llm_calls: full.row.llm_calls,
-        tool_invocations: full.row.tool_invocations,
+        input_tokens: u.input_tokens,
+        output_tokens: u.output_tokens,
+        cost_usd: u.cost_usd,
+        llm_calls: u.llm_calls,
+        tool_invocations: u.tool_invocations,
+    }
+}
+
+fn token_usage(u: &agentry_core::run::Usage) -> Value {
+    json!({
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "total_tokens": u.total_tokens(),
+        "cost_usd": u.cost_usd,
+        "llm_calls": u.llm_calls,
+        "tool_invocations": u.tool_invocations,
+    })
+}
+
+fn usage_metadata(u: Option<&agentry_core::run::Usage>) -> Value {
+    match u {
+        Some(u) => json!({"token_usage": token_usage(u)}),
+        None => json!({}),
     }
 }
 

@@ -210,6 +210,8 @@ pub async fn finish_in(tx: &mut Tx, row: &ExecutionRow, f: Finish<'_>) -> Servic
     jobs::delete_for_execution(tx, &row.id).await?;
     waits::delete_for_execution(tx, &row.id).await?;
     confirmations::delete_for_execution(tx, &row.id).await?;
+    // Threads that live only as long as the execution (delegation.md §10).
+    agentry_store::checkpoints::delete_for_execution(tx, &row.id).await?;
     let (kind, data) = match f.status {
         Status::Completed => (
             "execution_completed",

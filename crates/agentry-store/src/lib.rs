@@ -17,7 +17,9 @@
 #[macro_use]
 mod macros;
 pub mod api_keys;
+pub mod checkpoints;
 pub mod confirmations;
+pub mod credentials;
 mod db;
 pub mod edges;
 mod error;

@@ -1,5 +1,6 @@
 //! Integration tests of agentry-engine (one test binary; one module per area).
 
+mod agent;
 mod http;
 mod sandbox;
 mod support;

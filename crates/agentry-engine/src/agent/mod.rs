@@ -1,0 +1,390 @@
+//! The `agent` node (engine.md §2, delegation.md §3/§7/§10): an LLM tool-calling loop run as a
+//! resumable state machine. The conversation thread (messages, the pending tool call, steps and
+//! usage of this invocation) is checkpointed after every model call and every tool batch, so:
+//! a crash resumes from the last checkpoint without repeating finished tool calls; a tool that
+//! suspends (`ask_human`) parks the node with no worker held, and the answer resumes the loop
+//! exactly where it stopped.
+
+pub mod calculator;
+pub mod tools;
+
+use crate::node::{NodeCtx, NodeError, NodeOutcome, NodeResult, WaitRequest};
+use agentry_core::flow::{SnapNode, Snapshot, Topology};
+use agentry_core::graph::EdgeLabel;
+use agentry_core::run::Usage;
+use agentry_llm::{ChatRequest, LlmError, Message, Role, ToolCall};
+use agentry_service::Services;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tools::{Tool, ToolCtx, ToolOutcome};
+
+/// Model calls per node run unless `extra_config.max_steps` says otherwise.
+pub const DEFAULT_MAX_STEPS: u32 = 25;
+
+/// A tool batch interrupted by a suspending call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PendingBatch {
+    pub calls: Vec<ToolCall>,
+    /// Answers so far, aligned with `calls` (`None`: the suspended call).
+    pub answers: Vec<Option<String>>,
+}
+
+/// The checkpointed thread.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Thread {
+    pub messages: Vec<Message>,
+    /// Index of the first message of the current invocation.
+    #[serde(default)]
+    pub start: usize,
+    /// Model calls in the current invocation (a resumed run continues the count).
+    #[serde(default)]
+    pub steps: u32,
+    #[serde(default)]
+    pub pending: Option<PendingBatch>,
+    /// Usage not yet reported (reported when the node suspends or finishes).
+    #[serde(default)]
+    pub usage: Usage,
+    /// The current invocation has produced its final answer.
+    #[serde(default)]
+    pub finished: bool,
+}
+
+/// What the agent needs besides the node contract.
+pub struct AgentEnv<'a> {
+    pub services: &'a Services,
+    pub snapshot: &'a Snapshot,
+    pub topo: &'a Topology,
+    pub user_id: Option<i64>,
+    pub owner_id: Option<i64>,
+    pub is_child: bool,
+}
+
+fn thread_id(env: &AgentEnv<'_>, ctx: &NodeCtx<'_>, memory: bool) -> (String, Option<String>) {
+    if memory && !env.is_child {
+        let user = env
+            .user_id
+            .map(|u| u.to_string())
+            .unwrap_or_else(|| "anon".into());
+        let chat = ctx
+            .state
+            .trigger
+            .get("chat_id")
+            .and_then(Value::as_str)
+            .map(String::from);
+        let id = match chat {
+            Some(c) => format!("{user}:{c}:{}", env.snapshot.workflow_id),
+            None => format!("{user}:{}", env.snapshot.workflow_id),
+        };
+        return (id, None);
+    }
+    (
+        format!("exec:{}:{}", ctx.execution_id, ctx.node.node_id),
+        Some(ctx.execution_id.to_string()),
+    )
+}
+
+fn llm_error(e: LlmError) -> NodeError {
+    if e.is_retryable() {
+        NodeError::transient("llm_error", e.to_string())
+    } else {
+        NodeError::fatal("llm_error", e.to_string())
+    }
+}
+
+fn store_error(e: agentry_store::StoreError) -> NodeError {
+    NodeError::transient("checkpoint_error", format!("checkpoint failed: {e}"))
+}
+
+/// The input messages of a fresh invocation (engine.md §2 `agent` "Reads").
+fn input_messages(node: &SnapNode, ctx: &NodeCtx<'_>, has_tools: bool) -> Vec<Message> {
+    if let Some(t) = node
+        .extra()
+        .get("input_template")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+    {
+        return vec![Message::user(t)];
+    }
+    ctx.state
+        .messages
+        .iter()
+        .filter_map(|m| {
+            let content = m.get("content").and_then(Value::as_str).unwrap_or("");
+            match m.get("role").and_then(Value::as_str) {
+                Some("user") => Some(Message::user(content)),
+                Some("assistant") if !content.is_empty() => Some(Message::assistant(content)),
+                Some("tool") if has_tools => None,
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Runs (or resumes) the agent node.
+pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
+    let node = ctx.node;
+    let extra = node.extra();
+    let memory = extra
+        .get("conversation_memory")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let max_steps = extra
+        .get("max_steps")
+        .and_then(Value::as_u64)
+        .map(|n| n.max(1) as u32)
+        .unwrap_or(DEFAULT_MAX_STEPS);
+
+    // Model: the ai_model wired by an `llm` edge.
+    let model_node = env
+        .topo
+        .attached(env.snapshot, &node.node_id, EdgeLabel::Llm)
+        .first()
+        .and_then(|id| env.snapshot.nodes.iter().find(|n| &n.node_id == id))
+        .cloned()
+        .ok_or_else(|| {
+            NodeError::fatal(
+                "no_model",
+                format!(
+                    "Node '{}' has no connected ai_model node via edge_label='llm'.",
+                    node.node_id
+                ),
+            )
+        })?;
+    let mc = &model_node.config;
+    let credential_id = mc
+        .get("llm_credential_id")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| {
+            NodeError::fatal(
+                "no_model",
+                format!("ai_model '{}' has no llm_credential_id", model_node.node_id),
+            )
+        })?;
+    let model_name = mc
+        .get("model_name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let (model, pricing) = env
+        .services
+        .chat_model(env.owner_id, credential_id)
+        .await
+        .map_err(|e| {
+            NodeError::fatal(
+                "no_model",
+                format!("ai_model '{}': {e}", model_node.node_id),
+            )
+        })?;
+
+    // Tools from `tool` edges.
+    let tool_nodes: Vec<SnapNode> = env
+        .topo
+        .attached(env.snapshot, &node.node_id, EdgeLabel::Tool)
+        .iter()
+        .filter_map(|id| {
+            env.snapshot
+                .nodes
+                .iter()
+                .find(|n| &n.node_id == id)
+                .cloned()
+        })
+        .collect();
+    let tools: Vec<Tool> = tools::resolve(&tool_nodes);
+    let specs: Vec<agentry_llm::ToolSpec> = tools.iter().map(tools::spec).collect();
+    let tool_ctx = ToolCtx {
+        env: ctx.env,
+        workflow_slug: &env.snapshot.slug,
+        workflow_id: env.snapshot.workflow_id,
+        agent: node,
+    };
+
+    let (tid, exec_scope) = thread_id(env, &ctx, memory);
+    let db = &env.services.db;
+    let mut th: Thread = agentry_store::checkpoints::load(db, &tid)
+        .await
+        .map_err(store_error)?
+        .and_then(|(v, _)| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+
+    match (ctx.resume.as_ref(), th.pending.take()) {
+        (Some(answer), Some(mut batch)) => {
+            // Resume: the suspended call gets the answer; the batch's tool messages follow.
+            let text = match answer {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            for slot in batch.answers.iter_mut().filter(|a| a.is_none()) {
+                *slot = Some(text.clone());
+            }
+            push_tool_messages(&mut th, &batch);
+        }
+        (_, pending) => {
+            th.pending = pending;
+            let crashed_mid_run = !th.finished
+                && !th.messages.is_empty()
+                && th.pending.is_none()
+                && exec_scope.is_some();
+            if !crashed_mid_run {
+                // A fresh invocation.
+                th.finished = false;
+                th.steps = 0;
+                th.usage = Usage::default();
+                let prompt = node
+                    .config
+                    .get("system_prompt")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                if th.messages.is_empty() && !prompt.is_empty() {
+                    th.messages.push(Message::system(&prompt));
+                    th.messages.push(Message::user(format!(
+                        "[System instructions — follow these for the entire conversation]\n{prompt}"
+                    )));
+                }
+                th.start = th.messages.len();
+                let new_input = if memory && !th.messages.is_empty() && th.start > 2 {
+                    // A continuing conversation: only this turn's user text is new.
+                    input_messages(node, &ctx, !tools.is_empty())
+                        .into_iter()
+                        .rfind(|m| m.role == Role::User)
+                        .into_iter()
+                        .collect()
+                } else {
+                    input_messages(node, &ctx, !tools.is_empty())
+                };
+                th.messages.extend(new_input);
+            }
+        }
+    }
+
+    let save = |th: &Thread| {
+        let data = serde_json::to_value(th).unwrap_or(Value::Null);
+        let tid = tid.clone();
+        let scope = exec_scope.clone();
+        let node_id = node.node_id.clone();
+        async move {
+            agentry_store::checkpoints::save(db, &tid, scope.as_deref(), &node_id, &data)
+                .await
+                .map_err(store_error)
+        }
+    };
+
+    let final_text = loop {
+        if th.steps >= max_steps {
+            return Err(NodeError::fatal(
+                "max_steps",
+                format!(
+                    "Agent '{}' reached max_steps ({max_steps}) without a final answer",
+                    node.node_id
+                ),
+            ));
+        }
+        let mut req =
+            ChatRequest::new(model_name.clone(), th.messages.clone()).with_tools(specs.clone());
+        if let Some(t) = mc.get("temperature").and_then(Value::as_f64) {
+            req = req.with_temperature(t);
+        }
+        if let Some(m) = mc.get("max_tokens").and_then(Value::as_u64) {
+            req = req.with_max_tokens(m as u32);
+        }
+        if let Some(rf) = mc.get("response_format").filter(|v| !v.is_null()) {
+            req = req.with_response_format(rf.clone());
+        }
+        let resp = model.chat(&req).await.map_err(llm_error)?;
+        th.steps += 1;
+        th.usage.input_tokens += resp.usage.input_tokens as i64;
+        th.usage.output_tokens += resp.usage.output_tokens as i64;
+        th.usage.cost_usd += resp.usage.cost_usd(&model_name, &pricing);
+        if resp.usage_reported {
+            th.usage.llm_calls += 1;
+        }
+        let calls = resp.message.tool_calls.clone();
+        th.usage.tool_invocations += calls.len() as i64;
+        th.messages.push(resp.message.clone());
+        if calls.is_empty() {
+            th.finished = true;
+            save(&th).await?;
+            break resp.message.content;
+        }
+        save(&th).await?;
+
+        // The batch runs in parallel; answers keep the calls' order.
+        let futures = calls.iter().map(|c| {
+            let tool = tools.iter().find(|t| t.name == c.name);
+            let tool_ctx = &tool_ctx;
+            async move {
+                match (tool, c.invalid_arguments()) {
+                    (None, _) => ToolOutcome::Text(format!("Error: unknown tool '{}'", c.name)),
+                    (_, Some(raw)) => {
+                        ToolOutcome::Text(format!("Error: arguments are not valid JSON: {raw}"))
+                    }
+                    (Some(t), None) => tools::call(t, &c.arguments, tool_ctx).await,
+                }
+            }
+        });
+        let outcomes = futures_util::future::join_all(futures).await;
+        let mut batch = PendingBatch {
+            calls: calls.clone(),
+            answers: vec![],
+        };
+        let mut question = None;
+        for o in outcomes {
+            match o {
+                ToolOutcome::Text(t) => batch.answers.push(Some(t)),
+                ToolOutcome::AskHuman { question: q } => {
+                    batch.answers.push(None);
+                    question.get_or_insert(q);
+                }
+            }
+        }
+        if let Some(question) = question {
+            // Suspend: report the usage so far; the answer resumes this batch.
+            let usage = std::mem::take(&mut th.usage);
+            th.pending = Some(batch);
+            save(&th).await?;
+            return Ok(NodeOutcome {
+                wait: Some(WaitRequest::AskHuman { question }),
+                usage: Some(usage),
+                ..Default::default()
+            });
+        }
+        push_tool_messages(&mut th, &batch);
+        save(&th).await?;
+    };
+
+    let output = match mc.get("response_format").filter(|v| !v.is_null()) {
+        Some(_) => {
+            serde_json::from_str::<Value>(&final_text).unwrap_or(Value::String(final_text.clone()))
+        }
+        None => Value::String(final_text.clone()),
+    };
+    let new_messages: Vec<Value> = th.messages[th.start.min(th.messages.len())..]
+        .iter()
+        .filter(|m| matches!(m.role, Role::User | Role::Assistant) && !m.content.is_empty())
+        .map(|m| json!({"role": if m.role == Role::User { "user" } else { "assistant" }, "content": m.content}))
+        .filter(|m| m["role"] == "assistant")
+        .collect();
+    let usage = std::mem::take(&mut th.usage);
+    let prompt = node
+        .config
+        .get("system_prompt")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    Ok(NodeOutcome {
+        output: json!({"output": output}),
+        messages: new_messages,
+        usage: Some(usage),
+        log_input: Some(json!({"system_prompt": prompt.chars().take(4000).collect::<String>()})),
+        ..Default::default()
+    })
+}
+
+fn push_tool_messages(th: &mut Thread, batch: &PendingBatch) {
+    for (call, answer) in batch.calls.iter().zip(&batch.answers) {
+        th.messages.push(Message::tool(
+            call.id.clone(),
+            call.name.clone(),
+            answer.clone().unwrap_or_default(),
+        ));
+    }
+}
