@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod caller;
+pub mod chat;
 pub mod credentials;
 pub mod dto;
 pub mod edges;

@@ -47,6 +47,17 @@ pub struct Thread {
     /// The current invocation has produced its final answer.
     #[serde(default)]
     pub finished: bool,
+    /// When each message was added (UTC ms), aligned with `messages` (chat history).
+    #[serde(default)]
+    pub times: Vec<i64>,
+}
+
+impl Thread {
+    /// Dates the messages added since the last call.
+    fn stamp(&mut self) {
+        let now = agentry_store::now_ms();
+        self.times.resize(self.messages.len(), now);
+    }
 }
 
 /// What the agent needs besides the node contract.
@@ -257,8 +268,9 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
         }
     }
 
-    let save = |th: &Thread| {
-        let data = serde_json::to_value(th).unwrap_or(Value::Null);
+    let save = |th: &mut Thread| {
+        th.stamp();
+        let data = serde_json::to_value(&*th).unwrap_or(Value::Null);
         let tid = tid.clone();
         let scope = exec_scope.clone();
         let node_id = node.node_id.clone();
@@ -303,10 +315,10 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
         th.messages.push(resp.message.clone());
         if calls.is_empty() {
             th.finished = true;
-            save(&th).await?;
+            save(&mut th).await?;
             break resp.message.content;
         }
-        save(&th).await?;
+        save(&mut th).await?;
 
         // The batch runs in parallel; answers keep the calls' order.
         let futures = calls.iter().map(|c| {
@@ -341,7 +353,7 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
             // Suspend: report the usage so far; the answer resumes this batch.
             let usage = std::mem::take(&mut th.usage);
             th.pending = Some(batch);
-            save(&th).await?;
+            save(&mut th).await?;
             return Ok(NodeOutcome {
                 wait: Some(WaitRequest::AskHuman { question }),
                 usage: Some(usage),
@@ -349,7 +361,7 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
             });
         }
         push_tool_messages(&mut th, &batch);
-        save(&th).await?;
+        save(&mut th).await?;
     };
 
     let output = match mc.get("response_format").filter(|v| !v.is_null()) {

@@ -362,3 +362,114 @@ async fn a_missing_model_is_a_clear_error() {
         );
     }
 }
+
+#[tokio::test]
+async fn conversation_memory_spans_executions_and_shows_in_chat_history() {
+    for t in testing::all("conversation_memory_spans_executions").await {
+        let w = world(t.db.clone()).await;
+        let slug = agent_workflow(&w, "memo", &[], json!({"conversation_memory": true})).await;
+        // A chat trigger next to the manual one: chats use the user's durable thread.
+        let s = &w.services;
+        s.create_node(
+            &w.caller,
+            &slug,
+            serde_json::from_value(json!({"node_id": "c", "component_type": "trigger_chat"}))
+                .expect("in"),
+        )
+        .await
+        .expect("c");
+        s.create_edge(
+            &w.caller,
+            &slug,
+            serde_json::from_value(json!({"source_node_id": "c", "target_node_id": "a"}))
+                .expect("in"),
+        )
+        .await
+        .expect("c-a");
+        w.fake
+            .push(Reply::text("Nice to meet you, Ada.").usage(5, 5));
+        w.fake.push(Reply::text("Your name is Ada.").usage(9, 5));
+        let first = s
+            .chat(&w.caller, &slug, "My name is Ada.".into(), None)
+            .await
+            .expect("chat 1");
+        assert_eq!(
+            wait_for(&w, &first, &["completed", "failed"]).await.status,
+            "completed"
+        );
+        let second = s
+            .chat(&w.caller, &slug, "What is my name?".into(), None)
+            .await
+            .expect("chat 2");
+        assert_eq!(
+            wait_for(&w, &second, &["completed", "failed"]).await.status,
+            "completed"
+        );
+
+        let bodies = w.fake.chat_bodies();
+        let texts: Vec<String> = messages(&bodies[1])
+            .iter()
+            .map(|m| m["content"].as_str().unwrap_or("").to_string())
+            .collect();
+        assert!(
+            texts.contains(&"My name is Ada.".to_string())
+                && texts.contains(&"Nice to meet you, Ada.".to_string()),
+            "{texts:?}"
+        );
+        assert_eq!(texts.last().map(String::as_str), Some("What is my name?"));
+        let system_count = messages(&bodies[1])
+            .iter()
+            .filter(|m| m["role"] == "system")
+            .count();
+        assert_eq!(
+            system_count, 1,
+            "the system prompt is not repeated per turn"
+        );
+
+        let history = s
+            .chat_history(&w.caller, &slug, None, None)
+            .await
+            .expect("history");
+        let got: Vec<(String, String)> = history
+            .messages
+            .iter()
+            .map(|m| (m.role.clone(), m.text.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("user".to_string(), "My name is Ada.".to_string()),
+                (
+                    "assistant".to_string(),
+                    "Nice to meet you, Ada.".to_string()
+                ),
+                ("user".to_string(), "What is my name?".to_string()),
+                ("assistant".to_string(), "Your name is Ada.".to_string()),
+            ]
+        );
+        assert_eq!(
+            history.thread_id,
+            format!(
+                "{}:{}",
+                w.caller.user_id,
+                s.readable_workflow(&w.caller, &slug).await.expect("wf").id
+            )
+        );
+        let two = s
+            .chat_history(&w.caller, &slug, Some(2), None)
+            .await
+            .expect("history");
+        assert!(two.has_more);
+        assert_eq!(two.messages.len(), 2);
+        s.delete_chat_history(&w.caller, &slug)
+            .await
+            .expect("delete");
+        assert!(
+            s.chat_history(&w.caller, &slug, None, None)
+                .await
+                .expect("history")
+                .messages
+                .is_empty()
+        );
+    }
+}

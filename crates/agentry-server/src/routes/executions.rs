@@ -23,6 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(execute))
         .routes(routes!(chat))
+        .routes(routes!(chat_history, delete_chat_history))
         .routes(routes!(webhook))
         .routes(routes!(list_executions))
         .routes(routes!(batch_delete))
@@ -62,11 +63,25 @@ async fn chat(
     Body(input): Body<ChatIn>,
 ) -> ApiResult<Json<ExecutionStarted>> {
     if let Some((confirmation, answer)) = agentry_service::executions::chat_command(&input.text) {
-        let (id, status) = s.services.answer_chat_command(&caller, confirmation, answer).await?;
-        return Ok(Json(ExecutionStarted { execution_id: id, status, response: Some(String::new()) }));
+        let (id, status) = s
+            .services
+            .answer_chat_command(&caller, confirmation, answer)
+            .await?;
+        return Ok(Json(ExecutionStarted {
+            execution_id: id,
+            status,
+            response: Some(String::new()),
+        }));
     }
-    let id = s.services.chat(&caller, &slug, input.text, input.trigger_node_id).await?;
-    Ok(Json(ExecutionStarted { execution_id: id, status: "pending".into(), response: Some(String::new()) }))
+    let id = s
+        .services
+        .chat(&caller, &slug, input.text, input.trigger_node_id)
+        .await?;
+    Ok(Json(ExecutionStarted {
+        execution_id: id,
+        status: "pending".into(),
+        response: Some(String::new()),
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -230,4 +245,40 @@ async fn resume(
             .resume_execution(&caller, &id, input.input)
             .await?,
     ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct HistoryQuery {
+    /// How many messages (default 10).
+    limit: Option<i64>,
+    /// Only messages before this ISO-8601 time.
+    before: Option<String>,
+}
+
+/// The caller's conversation with the workflow's memory-enabled chat agent.
+#[utoipa::path(get, path = "/workflows/{slug}/chat/history/", tag = "executions", params(("slug" = String, Path), HistoryQuery),
+    responses((status = 200, body = agentry_service::chat::ChatHistoryOut), (status = 400), (status = 404)))]
+async fn chat_history(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(slug): Path<String>,
+    Q(q): Q<HistoryQuery>,
+) -> ApiResult<Json<agentry_service::chat::ChatHistoryOut>> {
+    Ok(Json(
+        s.services
+            .chat_history(&caller, &slug, q.limit, q.before.as_deref())
+            .await?,
+    ))
+}
+
+/// Deletes the caller's conversation thread with the workflow.
+#[utoipa::path(delete, path = "/workflows/{slug}/chat/history/", tag = "executions", params(("slug" = String, Path)),
+    responses((status = 204), (status = 404)))]
+async fn delete_chat_history(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(slug): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.services.delete_chat_history(&caller, &slug).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
