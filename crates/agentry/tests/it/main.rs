@@ -1,4 +1,8 @@
 //! The `agentry` binary end to end: it is started as a real process, driven through its command
-//! line and its HTTP API, on SQLite and (when configured) PostgreSQL.
+//! line and its HTTP API, on SQLite and (when configured) PostgreSQL; the engine runs in-process
+//! with the server (`engine`) and as a real process killed with SIGKILL (`kill9`).
 
 mod cli;
+mod engine;
+mod kill9;
+mod support;
