@@ -34,6 +34,8 @@ pub struct Orchestrator {
     /// This process's lease owner id.
     pub owner: String,
     topologies: Mutex<HashMap<String, Arc<(Snapshot, Topology)>>>,
+    /// Successor jobs leased to this process at commit, by the job that created them.
+    handoff: Mutex<HashMap<i64, JobRow>>,
 }
 
 fn json_of<T: serde::Serialize>(v: &T) -> EngineResult<Value> {
@@ -67,16 +69,26 @@ impl Orchestrator {
             env,
             owner,
             topologies: Mutex::new(HashMap::new()),
+            handoff: Mutex::new(HashMap::new()),
         }
     }
 
-    fn topology(&self, full: &ExecutionFull) -> EngineResult<Arc<(Snapshot, Topology)>> {
+    async fn topology(&self, full: &ExecutionFull) -> EngineResult<Arc<(Snapshot, Topology)>> {
         if let Ok(cache) = self.topologies.lock()
             && let Some(t) = cache.get(&full.row.id)
         {
             return Ok(t.clone());
         }
-        let snapshot: Snapshot = serde_json::from_value(full.snapshot.0.clone())
+        let raw = match &full.snapshot {
+            Some(j) => j.0.clone(),
+            // Evicted from the cache since the caller looked: read it now.
+            None => executions::get_full(&self.services.db, &full.row.id, true)
+                .await?
+                .and_then(|f| f.snapshot)
+                .map(|j| j.0)
+                .unwrap_or(Value::Null),
+        };
+        let snapshot: Snapshot = serde_json::from_value(raw)
             .map_err(|e| ServiceError::Internal(format!("bad snapshot: {e}")))?;
         let topo = Topology::build(&snapshot, full.row.trigger_node_id.as_deref())
             .map_err(ServiceError::Invalid)?;
@@ -88,6 +100,12 @@ impl Orchestrator {
             cache.insert(full.row.id.clone(), entry.clone());
         }
         Ok(entry)
+    }
+
+    fn is_cached(&self, execution_id: &str) -> bool {
+        self.topologies
+            .lock()
+            .is_ok_and(|c| c.contains_key(execution_id))
     }
 
     fn forget(&self, execution_id: &str) {
@@ -138,11 +156,12 @@ impl Orchestrator {
         let Some(exec_id) = job.execution_id.as_deref() else {
             return Ok(None);
         };
-        let Some(full) = executions::get_full_for_update(tx, exec_id).await? else {
+        let cached = self.is_cached(exec_id);
+        let Some(full) = executions::get_full_for_update(tx, exec_id, !cached).await? else {
             return Ok(None);
         };
         let status = Status::parse(&full.row.status).unwrap_or(Status::Failed);
-        let topo = match self.topology(&full) {
+        let topo = match self.topology(&full).await {
             Ok(t) => t,
             Err(e) if status == Status::Pending => {
                 // A graph with nothing to run fails the execution at start.
@@ -178,21 +197,47 @@ impl Orchestrator {
             return Ok(()); // lease lost: the job is someone else's now
         }
         let mut woke = false;
+        let mut chained = None;
         if let Some(mut run) = run {
             if !run.status.is_terminal() {
-                for (node_id, run_at, payload) in std::mem::take(&mut run.next) {
-                    jobs::enqueue(
-                        &mut tx,
-                        NewJob {
-                            kind: "node",
-                            execution_id: Some(&run.full.row.id),
-                            node_id: &node_id,
-                            payload,
-                            run_at,
-                        },
-                    )
-                    .await?;
-                    woke = true;
+                let now = now_ms();
+                for (node_id, run_at, mut payload) in std::mem::take(&mut run.next) {
+                    // A successor this worker runs next is announced as running in this
+                    // commit (one write instead of two); nodes that may stop for a person are not.
+                    let chain_it = chained.is_none() && run_at <= now;
+                    let announce = chain_it
+                        && run.topo.1.node(&node_id).is_some_and(|n| {
+                            !n.interrupt_before && n.component_type != "human_confirmation"
+                        });
+                    if announce {
+                        if let Some(n) = run.topo.1.node(&node_id) {
+                            node_status(
+                                &mut tx,
+                                &run.full.row.id,
+                                &run.full.row.workflow_slug,
+                                n,
+                                "running",
+                                json!({}),
+                            );
+                        }
+                        payload["announced"] = json!(true);
+                    }
+                    let new = NewJob {
+                        kind: "node",
+                        execution_id: Some(&run.full.row.id),
+                        node_id: &node_id,
+                        payload,
+                        run_at,
+                    };
+                    if chain_it {
+                        // This worker runs the first due successor itself, no claim needed.
+                        let lease = now + crate::worker::LEASE_MS;
+                        chained =
+                            Some(jobs::enqueue_leased(&mut tx, new, &self.owner, lease).await?);
+                    } else {
+                        jobs::enqueue(&mut tx, new).await?;
+                        woke = true;
+                    }
                 }
                 executions::save(
                     &mut tx,
@@ -211,7 +256,15 @@ impl Orchestrator {
         if woke {
             self.services.work.notify_waiters();
         }
+        if let (Some(next), Ok(mut handoff)) = (chained, self.handoff.lock()) {
+            handoff.insert(job.id, next);
+        }
         Ok(())
+    }
+
+    /// The job this worker should run right after `job_id` (see `save_and_commit`).
+    pub fn take_handoff(&self, job_id: i64) -> Option<JobRow> {
+        self.handoff.lock().ok()?.remove(&job_id)
     }
 
     async fn start(&self, job: &JobRow) -> EngineResult<()> {
@@ -285,7 +338,8 @@ impl Orchestrator {
     async fn node(&self, job: &JobRow) -> EngineResult<()> {
         let exec_id = job.execution_id.clone().unwrap_or_default();
         // (1) Decide, without holding a lock.
-        let Some(full) = executions::get_full(&self.services.db, &exec_id).await? else {
+        let cached = self.is_cached(&exec_id);
+        let Some(full) = executions::get_full(&self.services.db, &exec_id, !cached).await? else {
             let tx = self.services.db.begin().await?;
             return self.save_and_commit(tx, None, job).await;
         };
@@ -294,7 +348,7 @@ impl Orchestrator {
             let tx = self.services.db.begin().await?;
             return self.save_and_commit(tx, None, job).await;
         }
-        let topo = self.topology(&full)?;
+        let topo = self.topology(&full).await?;
         let Some(node) = topo.1.node(&job.node_id).cloned() else {
             let tx = self.services.db.begin().await?;
             return self.save_and_commit(tx, None, job).await;
@@ -354,8 +408,8 @@ impl Orchestrator {
             return self.fail_execution(job, &msg, Some("timeout")).await;
         }
 
-        // Tell watchers the node runs (its own small commit, so the UI sees it live).
-        {
+        // Tell watchers the node runs (unless the commit that queued it already did).
+        if job.payload.0.get("announced").and_then(Value::as_bool) != Some(true) {
             let mut tx = self.services.db.begin().await?;
             node_status(
                 &mut tx,

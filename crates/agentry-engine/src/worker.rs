@@ -37,22 +37,33 @@ async fn worker_loop(orch: Arc<Orchestrator>, index: usize, mut shutdown: watch:
         tokio::pin!(notified);
         notified.as_mut().enable();
         match jobs::claim(&orch.services.db, &orch.owner, now_ms(), LEASE_MS).await {
-            Ok(Some(job)) => {
+            Ok(Some(first)) => {
                 backoff = Duration::from_millis(100);
-                let heartbeat = tokio::spawn(extend_lease(orch.clone(), job.id));
-                let result = orch.process(&job).await;
-                if let Err(agentry_service::ServiceError::Conflict(m)) = &result
-                    && m == crate::orchestrator::LEASE_LOST
-                {
-                    tracing::debug!(job = job.id, "lease lost; another worker runs the job");
+                let mut next = Some(first);
+                while let Some(job) = next.take() {
+                    let heartbeat = tokio::spawn(extend_lease(orch.clone(), job.id));
+                    let result = orch.process(&job).await;
                     heartbeat.abort();
-                    continue;
+                    match result {
+                        Ok(()) => next = orch.take_handoff(job.id),
+                        Err(agentry_service::ServiceError::Conflict(m))
+                            if m == crate::orchestrator::LEASE_LOST =>
+                        {
+                            tracing::debug!(
+                                job = job.id,
+                                "lease lost; another worker runs the job"
+                            );
+                        }
+                        // The job keeps its lease and runs again when it expires.
+                        Err(e) => {
+                            tracing::error!(worker = index, job = job.id, kind = %job.kind, error = %e, "job failed")
+                        }
+                    }
+                    if *shutdown.borrow() {
+                        // A handed-off job keeps its lease; it runs after a restart or expiry.
+                        break;
+                    }
                 }
-                if let Err(e) = result {
-                    // The job keeps its lease and runs again when it expires.
-                    tracing::error!(worker = index, job = job.id, kind = %job.kind, error = %e, "job failed");
-                }
-                heartbeat.abort();
             }
             Ok(None) => {
                 tokio::select! {

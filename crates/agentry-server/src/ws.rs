@@ -255,7 +255,11 @@ pub async fn execution_socket(
     })
 }
 
-const FINAL_EVENTS: [&str; 3] = ["execution_completed", "execution_failed", "execution_cancelled"];
+const FINAL_EVENTS: [&str; 3] = [
+    "execution_completed",
+    "execution_failed",
+    "execution_cancelled",
+];
 
 async fn stream_execution(state: AppState, id: String, mut socket: WebSocket) {
     let channel = format!("execution:{id}");

@@ -253,7 +253,7 @@ pub async fn report_to_parent(
     child_id: &str,
     slot: Value,
 ) -> ServiceResult<()> {
-    let Some(parent) = executions::get_full_for_update(tx, parent_id).await? else {
+    let Some(parent) = executions::get_full_for_update(tx, parent_id, false).await? else {
         return Ok(());
     };
     if !matches!(
@@ -519,7 +519,7 @@ impl Services {
         id: &str,
     ) -> ServiceResult<ExecutionDetailOut> {
         self.visible_execution(caller, id).await?;
-        let full = executions::get_full(&self.db, id)
+        let full = executions::get_full(&self.db, id, false)
             .await?
             .ok_or_else(|| ServiceError::NotFound(NOT_FOUND.into()))?;
         let logs = node_runs::list(&self.db, id).await?;
@@ -561,7 +561,7 @@ impl Services {
             .visible_execution(caller, id)
             .await
             .map_err(|_| ServiceError::NotFound("Execution not found".into()))?;
-        let full = executions::get_full(&self.db, id)
+        let full = executions::get_full(&self.db, id, false)
             .await?
             .ok_or_else(|| ServiceError::NotFound("Execution not found".into()))?;
         Ok(ExecutionStatusOut {
@@ -651,7 +651,7 @@ async fn answer_in(
     conf: &confirmations::ConfirmationRow,
     input: &str,
 ) -> ServiceResult<()> {
-    let full = executions::get_full_for_update(tx, &row.id)
+    let full = executions::get_full_for_update(tx, &row.id, false)
         .await?
         .ok_or_else(|| ServiceError::NotFound(NOT_FOUND.into()))?;
     let mut book: Book = serde_json::from_value(full.book.0.clone()).unwrap_or_default();
@@ -713,7 +713,7 @@ async fn answer_in(
 pub async fn cancel_tree_in(tx: &mut Tx, id: &str, is_root: bool) -> ServiceResult<()> {
     let mut stack = vec![(id.to_string(), is_root)];
     while let Some((current, root)) = stack.pop() {
-        let Some(full) = executions::get_full_for_update(tx, &current).await? else {
+        let Some(full) = executions::get_full_for_update(tx, &current, false).await? else {
             continue;
         };
         let status = Status::parse(&full.row.status).unwrap_or(Status::Failed);
@@ -753,26 +753,37 @@ pub async fn cancel_tree_in(tx: &mut Tx, id: &str, is_root: bool) -> ServiceResu
 
 /// engine.md §11 "error handler": a failed execution starts its workflow's error-handler
 /// workflow at an active `trigger_error` node. Failures of error handlers start nothing.
-async fn start_error_handler(tx: &mut Tx, row: &ExecutionRow, error_message: &str) -> ServiceResult<()> {
-    let Some(w) = workflows::get_in(tx, row.workflow_id).await? else { return Ok(()) };
-    let Some(handler_id) = w.error_handler_workflow_id else { return Ok(()) };
+async fn start_error_handler(
+    tx: &mut Tx,
+    row: &ExecutionRow,
+    error_message: &str,
+) -> ServiceResult<()> {
+    let Some(w) = workflows::get_in(tx, row.workflow_id).await? else {
+        return Ok(());
+    };
+    let Some(handler_id) = w.error_handler_workflow_id else {
+        return Ok(());
+    };
     let own_nodes = nodes::list_in(tx, w.id).await?;
-    let started_by_error = row
-        .trigger_node_id
-        .as_ref()
-        .is_some_and(|t| own_nodes.iter().any(|n| &n.node_id == t && n.component_type == "trigger_error"));
+    let started_by_error = row.trigger_node_id.as_ref().is_some_and(|t| {
+        own_nodes
+            .iter()
+            .any(|n| &n.node_id == t && n.component_type == "trigger_error")
+    });
     if started_by_error {
         return Ok(());
     }
-    let Some(handler) = workflows::get_in(tx, handler_id).await? else { return Ok(()) };
+    let Some(handler) = workflows::get_in(tx, handler_id).await? else {
+        return Ok(());
+    };
     if !handler.is_active || !(handler.is_public || handler.owner_id == w.owner_id) {
         return Ok(());
     }
     let handler_nodes = nodes::list_in(tx, handler.id).await?;
-    let Some(trigger) = handler_nodes
-        .iter()
-        .find(|n| n.component_type == "trigger_error" && n.config.0.get("is_active").and_then(Value::as_bool) != Some(false))
-    else {
+    let Some(trigger) = handler_nodes.iter().find(|n| {
+        n.component_type == "trigger_error"
+            && n.config.0.get("is_active").and_then(Value::as_bool) != Some(false)
+    }) else {
         return Ok(());
     };
     let node_id = error_message
@@ -813,18 +824,31 @@ pub fn chat_command(text: &str) -> Option<(&str, &str)> {
 impl Services {
     /// Answers a confirmation named by a chat text (engine.md §6): the confirmation must be
     /// visible to the caller and not expired. Starts nothing; returns the answered execution.
-    pub async fn answer_chat_command(&self, caller: &Caller, confirmation_id: &str, answer: &str) -> ServiceResult<(String, String)> {
+    pub async fn answer_chat_command(
+        &self,
+        caller: &Caller,
+        confirmation_id: &str,
+        answer: &str,
+    ) -> ServiceResult<(String, String)> {
         let not_found = || ServiceError::NotFound("Confirmation not found.".into());
         let mut tx = self.db.begin().await?;
-        let conf = confirmations::get_in(&mut tx, confirmation_id).await?.ok_or_else(not_found)?;
+        let conf = confirmations::get_in(&mut tx, confirmation_id)
+            .await?
+            .ok_or_else(not_found)?;
         if conf.expires_at < now_ms() {
             return Err(not_found());
         }
-        let row = self.visible_execution(caller, &conf.execution_id).await.map_err(|_| not_found())?;
+        let row = self
+            .visible_execution(caller, &conf.execution_id)
+            .await
+            .map_err(|_| not_found())?;
         answer_in(&mut tx, &row, &conf, answer).await?;
         self.commit(tx).await?;
         self.work.notify_waiters();
-        let status = executions::get(&self.db, &row.id).await?.map(|r| r.status).unwrap_or(row.status);
+        let status = executions::get(&self.db, &row.id)
+            .await?
+            .map(|r| r.status)
+            .unwrap_or(row.status);
         Ok((row.id, status))
     }
 }

@@ -43,13 +43,14 @@ pub struct ExecutionFull {
     #[sqlx(flatten)]
     pub row: ExecutionRow,
     pub trigger_payload: Json<Value>,
-    pub snapshot: Json<Value>,
+    /// Only when asked for (it is large and the engine caches it per execution).
+    pub snapshot: Option<Json<Value>>,
     pub state: Json<Value>,
     pub book: Json<Value>,
     pub final_output: Option<Json<Value>>,
 }
 
-const FULL: &str = "e.trigger_payload, e.snapshot, e.state, e.book, e.final_output";
+const FULL: &str = "e.trigger_payload, CASE WHEN $2 THEN e.snapshot ELSE NULL END AS snapshot, e.state, e.book, e.final_output";
 
 pub struct NewExecution<'a> {
     pub id: &'a str,
@@ -108,23 +109,31 @@ pub async fn get(db: &Db, id: &str) -> StoreResult<Option<ExecutionRow>> {
     )
 }
 
-pub async fn get_full(db: &Db, id: &str) -> StoreResult<Option<ExecutionFull>> {
+pub async fn get_full(
+    db: &Db,
+    id: &str,
+    with_snapshot: bool,
+) -> StoreResult<Option<ExecutionFull>> {
     let sql = format!("SELECT {COLUMNS}, {FULL} FROM executions e WHERE e.id = $1");
     Ok(
-        on!(db.read(), c => sqlx::query_as::<_, ExecutionFull>(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(c).await)?,
+        on!(db.read(), c => sqlx::query_as::<_, ExecutionFull>(AssertSqlSafe(sql.as_str())).bind(id).bind(with_snapshot).fetch_optional(c).await)?,
     )
 }
 
 /// Loads an execution inside `tx`, locking its row on PostgreSQL (SQLite transactions are
 /// already serialized), so read-modify-write of the context is safe across workers.
-pub async fn get_full_for_update(tx: &mut Tx, id: &str) -> StoreResult<Option<ExecutionFull>> {
+pub async fn get_full_for_update(
+    tx: &mut Tx,
+    id: &str,
+    with_snapshot: bool,
+) -> StoreResult<Option<ExecutionFull>> {
     let lock = match tx.conn {
         TxConn::Sqlite(_) => "",
         TxConn::Postgres(_) => " FOR UPDATE",
     };
     let sql = format!("SELECT {COLUMNS}, {FULL} FROM executions e WHERE e.id = $1{lock}");
     Ok(
-        on!(tx tx, c => sqlx::query_as::<_, ExecutionFull>(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(&mut *c).await)?,
+        on!(tx tx, c => sqlx::query_as::<_, ExecutionFull>(AssertSqlSafe(sql.as_str())).bind(id).bind(with_snapshot).fetch_optional(&mut *c).await)?,
     )
 }
 
@@ -283,7 +292,11 @@ pub async fn id_by_spawn_key(tx: &mut Tx, key: &str) -> StoreResult<Option<Strin
 }
 
 /// Is an execution started at this trigger still pending or running?
-pub async fn active_for_trigger(tx: &mut Tx, workflow_id: i64, trigger_node_id: &str) -> StoreResult<bool> {
+pub async fn active_for_trigger(
+    tx: &mut Tx,
+    workflow_id: i64,
+    trigger_node_id: &str,
+) -> StoreResult<bool> {
     let found: Option<String> = on!(tx tx, c => {
         sqlx::query_scalar(
             "SELECT id FROM executions WHERE workflow_id = $1 AND trigger_node_id = $2

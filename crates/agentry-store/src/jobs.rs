@@ -156,3 +156,31 @@ pub async fn release_all_leases(db: &Db) -> StoreResult<u64> {
             .map(|r| r.rows_affected())
     })?)
 }
+
+/// Inserts a job already leased by `owner`: the worker that commits it runs it next without a
+/// claim round trip (a chain of nodes stays on one worker while it has nothing else to do).
+pub async fn enqueue_leased(
+    tx: &mut Tx,
+    j: NewJob<'_>,
+    owner: &str,
+    lease_until: i64,
+) -> StoreResult<JobRow> {
+    let now = crate::now_ms();
+    Ok(on!(tx tx, c => {
+        sqlx::query_as::<_, JobRow>(
+            "INSERT INTO jobs (kind, execution_id, node_id, payload, run_at, created_at, lease_until, lease_owner, attempts)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1)
+             RETURNING id, kind, execution_id, node_id, payload, run_at, lease_until, lease_owner, attempts, created_at",
+        )
+        .bind(j.kind)
+        .bind(j.execution_id)
+        .bind(j.node_id)
+        .bind(Json(&j.payload))
+        .bind(j.run_at)
+        .bind(now)
+        .bind(lease_until)
+        .bind(owner)
+        .fetch_one(&mut *c)
+        .await
+    })?)
+}

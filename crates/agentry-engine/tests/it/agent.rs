@@ -169,7 +169,7 @@ async fn parallel_tool_calls_usage_and_cost() {
             .expect("execute");
         let row = wait_for(&w, &id, &["completed", "failed"]).await;
         assert_eq!(row.status, "completed", "{}", row.error_message);
-        let full = executions::get_full(&w.services.db, &id)
+        let full = executions::get_full(&w.services.db, &id, false)
             .await
             .expect("get")
             .expect("row");

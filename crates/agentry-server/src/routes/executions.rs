@@ -121,7 +121,7 @@ async fn webhook(
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait.min(30));
     let mut events = s.services.bus.subscribe();
     loop {
-        let row = agentry_store::executions::get_full(&s.services.db, &id)
+        let row = agentry_store::executions::get_full(&s.services.db, &id, false)
             .await
             .map_err(agentry_service::ServiceError::from)?;
         if let Some(full) = row {
