@@ -5,10 +5,18 @@ use std::process::{Child, Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_agentry");
 
+/// A data directory (for the secret key file) outside the source tree.
+fn data_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join("agentry-cli-test-data");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
 fn agentry(args: &[&str], db_url: &str, stdin: &str) -> std::process::Output {
     let mut child = Command::new(BIN)
         .args(args)
         .env("AGENTRY_DATABASE_URL", db_url)
+        .env("AGENTRY_DATA_DIR", data_dir())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -41,6 +49,7 @@ fn serve(db_url: &str) -> (Server, Vec<String>) {
     let mut child = Command::new(BIN)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("AGENTRY_DATABASE_URL", db_url)
+        .env("AGENTRY_DATA_DIR", data_dir())
         .env("AGENTRY_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
