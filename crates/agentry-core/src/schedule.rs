@@ -29,7 +29,11 @@ fn field(text: &str, min: u32, max: u32, name: &str) -> Result<(Vec<bool>, bool)
     let restricted = text != "*";
     for part in text.split(',') {
         let (range, step) = match part.split_once('/') {
-            Some((r, s)) => (r, s.parse::<u32>().map_err(|_| format!("cron {name}: bad step '{s}'"))?),
+            Some((r, s)) => (
+                r,
+                s.parse::<u32>()
+                    .map_err(|_| format!("cron {name}: bad step '{s}'"))?,
+            ),
             None => (part, 1),
         };
         if step == 0 {
@@ -38,11 +42,17 @@ fn field(text: &str, min: u32, max: u32, name: &str) -> Result<(Vec<bool>, bool)
         let (lo, hi) = if range == "*" {
             (min, max)
         } else if let Some((a, b)) = range.split_once('-') {
-            let a = a.parse::<u32>().map_err(|_| format!("cron {name}: bad value '{a}'"))?;
-            let b = b.parse::<u32>().map_err(|_| format!("cron {name}: bad value '{b}'"))?;
+            let a = a
+                .parse::<u32>()
+                .map_err(|_| format!("cron {name}: bad value '{a}'"))?;
+            let b = b
+                .parse::<u32>()
+                .map_err(|_| format!("cron {name}: bad value '{b}'"))?;
             (a, b)
         } else {
-            let v = range.parse::<u32>().map_err(|_| format!("cron {name}: bad value '{range}'"))?;
+            let v = range
+                .parse::<u32>()
+                .map_err(|_| format!("cron {name}: bad value '{range}'"))?;
             (v, if part.contains('/') { max } else { v })
         };
         if lo < min || hi > max || lo > hi {
@@ -61,7 +71,9 @@ impl Cron {
     pub fn parse(expr: &str) -> Result<Cron, String> {
         let parts: Vec<&str> = expr.split_whitespace().collect();
         if parts.len() != 5 {
-            return Err(format!("cron expression '{expr}' must have 5 fields (minute hour day month weekday)"));
+            return Err(format!(
+                "cron expression '{expr}' must have 5 fields (minute hour day month weekday)"
+            ));
         }
         let (minutes, _) = field(parts[0], 0, 59, "minute")?;
         let (hours, _) = field(parts[1], 0, 23, "hour")?;
@@ -71,7 +83,15 @@ impl Cron {
         if weekdays[7] {
             weekdays[0] = true; // 7 is Sunday too
         }
-        Ok(Cron { minutes, hours, days, months, weekdays, days_restricted, weekdays_restricted })
+        Ok(Cron {
+            minutes,
+            hours,
+            days,
+            months,
+            weekdays,
+            days_restricted,
+            weekdays_restricted,
+        })
     }
 
     fn matches(&self, t: &DateTime<Utc>) -> bool {
@@ -81,19 +101,35 @@ impl Cron {
             (true, true) => day_ok || wd_ok,
             _ => day_ok && wd_ok,
         };
-        self.minutes[t.minute() as usize] && self.hours[t.hour() as usize] && self.months[t.month() as usize] && day_match
+        self.minutes[t.minute() as usize]
+            && self.hours[t.hour() as usize]
+            && self.months[t.month() as usize]
+            && day_match
     }
 
     /// The first matching minute strictly after `after` (searching up to 5 years ahead).
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let start = Utc.with_ymd_and_hms(after.year(), after.month(), after.day(), after.hour(), after.minute(), 0).single()?
+        let start = Utc
+            .with_ymd_and_hms(
+                after.year(),
+                after.month(),
+                after.day(),
+                after.hour(),
+                after.minute(),
+                0,
+            )
+            .single()?
             + Duration::minutes(1);
         let mut t = start;
         let limit = start + Duration::days(5 * 366);
         while t < limit {
             if !self.months[t.month() as usize] {
                 // Jump to the first day of the next month.
-                let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
+                let (y, m) = if t.month() == 12 {
+                    (t.year() + 1, 1)
+                } else {
+                    (t.year(), t.month() + 1)
+                };
                 t = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single()?;
                 continue;
             }
@@ -109,8 +145,14 @@ impl Cron {
 impl Schedule {
     /// Reads `trigger_config` (`interval_seconds` ≥ 1, or `cron`).
     pub fn from_config(trigger_config: &Value) -> Result<Schedule, String> {
-        if let Some(v) = trigger_config.get("interval_seconds").filter(|v| !v.is_null()) {
-            let n = v.as_i64().filter(|n| *n >= 1).ok_or("trigger_config.interval_seconds must be an integer ≥ 1")?;
+        if let Some(v) = trigger_config
+            .get("interval_seconds")
+            .filter(|v| !v.is_null())
+        {
+            let n = v
+                .as_i64()
+                .filter(|n| *n >= 1)
+                .ok_or("trigger_config.interval_seconds must be an integer ≥ 1")?;
             return Ok(Schedule::Every(n));
         }
         if let Some(expr) = trigger_config.get("cron").and_then(Value::as_str) {
@@ -123,7 +165,9 @@ impl Schedule {
     pub fn next_after(&self, after_ms: i64) -> Option<i64> {
         match self {
             Schedule::Every(secs) => Some(after_ms + secs * 1000),
-            Schedule::Cron(c) => c.next_after(DateTime::<Utc>::from_timestamp_millis(after_ms)?).map(|t| t.timestamp_millis()),
+            Schedule::Cron(c) => c
+                .next_after(DateTime::<Utc>::from_timestamp_millis(after_ms)?)
+                .map(|t| t.timestamp_millis()),
         }
     }
 }
@@ -134,19 +178,33 @@ mod tests {
     use serde_json::json;
 
     fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn cron_next_fires() {
         let every_15 = Cron::parse("*/15 * * * *").expect("cron");
-        assert_eq!(every_15.next_after(at("2026-01-01T10:07:30Z")), Some(at("2026-01-01T10:15:00Z")));
-        assert_eq!(every_15.next_after(at("2026-01-01T10:15:00Z")), Some(at("2026-01-01T10:30:00Z")));
+        assert_eq!(
+            every_15.next_after(at("2026-01-01T10:07:30Z")),
+            Some(at("2026-01-01T10:15:00Z"))
+        );
+        assert_eq!(
+            every_15.next_after(at("2026-01-01T10:15:00Z")),
+            Some(at("2026-01-01T10:30:00Z"))
+        );
         let weekday_nine = Cron::parse("0 9 * * 1-5").expect("cron");
         // 2026-01-03 is a Saturday.
-        assert_eq!(weekday_nine.next_after(at("2026-01-03T08:00:00Z")), Some(at("2026-01-05T09:00:00Z")));
+        assert_eq!(
+            weekday_nine.next_after(at("2026-01-03T08:00:00Z")),
+            Some(at("2026-01-05T09:00:00Z"))
+        );
         let yearly = Cron::parse("30 6 1 7 *").expect("cron");
-        assert_eq!(yearly.next_after(at("2026-08-01T00:00:00Z")), Some(at("2027-07-01T06:30:00Z")));
+        assert_eq!(
+            yearly.next_after(at("2026-08-01T00:00:00Z")),
+            Some(at("2027-07-01T06:30:00Z"))
+        );
     }
 
     #[test]
@@ -159,10 +217,16 @@ mod tests {
 
     #[test]
     fn config_forms() {
-        assert_eq!(Schedule::from_config(&json!({"interval_seconds": 5})), Ok(Schedule::Every(5)));
+        assert_eq!(
+            Schedule::from_config(&json!({"interval_seconds": 5})),
+            Ok(Schedule::Every(5))
+        );
         assert_eq!(Schedule::Every(5).next_after(1000), Some(6000));
         assert!(Schedule::from_config(&json!({"interval_seconds": 0})).is_err());
         assert!(Schedule::from_config(&json!({})).is_err());
-        assert!(matches!(Schedule::from_config(&json!({"cron": "0 * * * *"})), Ok(Schedule::Cron(_))));
+        assert!(matches!(
+            Schedule::from_config(&json!({"cron": "0 * * * *"})),
+            Ok(Schedule::Cron(_))
+        ));
     }
 }

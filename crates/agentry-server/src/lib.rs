@@ -74,7 +74,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/openapi.json", axum::routing::get(doc.clone()))
         .route("/openapi.json", axum::routing::get(doc))
         .route("/ws/", axum::routing::get(ws::global_socket))
-        .route("/ws/executions/{id}/", axum::routing::get(ws::execution_socket))
+        .route(
+            "/ws/executions/{id}/",
+            axum::routing::get(ws::execution_socket),
+        )
         .fallback(ui::serve)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())

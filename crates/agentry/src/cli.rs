@@ -298,7 +298,12 @@ async fn worker(args: WorkerArgs) -> Result<()> {
         format!("worker-{}-{}", std::process::id(), agentry_store::now_ms()),
     ));
     let workers = agentry_engine::worker::spawn_workers(orchestrator, args.workers.max(1), stop_rx);
-    println!("agentry {} worker: {} workers on the {} database", env!("CARGO_PKG_VERSION"), args.workers.max(1), db.backend_name());
+    println!(
+        "agentry {} worker: {} workers on the {} database",
+        env!("CARGO_PKG_VERSION"),
+        args.workers.max(1),
+        db.backend_name()
+    );
     println!("press Ctrl-C to stop");
     let _ = std::io::stdout().flush();
     shutdown_signal().await;

@@ -3,11 +3,14 @@
 
 use crate::node::{NodeCtx, NodeError, NodeOutcome, NodeResult};
 use agentry_service::executions::is_confirming;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub fn run(ctx: &NodeCtx<'_>) -> NodeResult {
     let Some(answer) = ctx.resume.as_ref() else {
-        return Err(NodeError::fatal("no_answer", "human_confirmation ran without an answer"));
+        return Err(NodeError::fatal(
+            "no_answer",
+            "human_confirmation ran without an answer",
+        ));
     };
     let text = match answer {
         Value::String(s) => s.clone(),
@@ -44,9 +47,18 @@ mod tests {
     #[test]
     fn answers_route_the_flow() {
         let (env, state, n) = (NodeEnv::default(), State::default(), node());
-        let ctx = |answer: &str| NodeCtx { env: &env, execution_id: "e", node: &n, state: &state, resume: Some(json!(answer)) };
+        let ctx = |answer: &str| NodeCtx {
+            env: &env,
+            execution_id: "e",
+            node: &n,
+            state: &state,
+            resume: Some(json!(answer)),
+        };
         let yes = run(&ctx(" Yes ")).expect("ok");
-        assert_eq!(yes.output, json!({"confirmed": true, "user_response": " Yes "}));
+        assert_eq!(
+            yes.output,
+            json!({"confirmed": true, "user_response": " Yes "})
+        );
         assert_eq!(yes.route.as_deref(), Some("confirmed"));
         let no = run(&ctx("nope")).expect("ok");
         assert_eq!(no.output["confirmed"], json!(false));
