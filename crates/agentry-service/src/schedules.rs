@@ -66,7 +66,8 @@ pub async fn fire_in(tx: &mut Tx, payload: &Value, fire_at: i64) -> ServiceResul
     let Some(w) = workflows::get_in(tx, workflow_id).await? else {
         return Ok(None);
     };
-    let Some(node) = nodes::get_in(tx, workflow_id, node_id).await? else {
+    // Locked, so an edit committed while this fire runs cannot be missed by it.
+    let Some(node) = nodes::get_for_update_in(tx, workflow_id, node_id).await? else {
         return Ok(None);
     };
     if node.updated_at != version || node.component_type != "trigger_schedule" {

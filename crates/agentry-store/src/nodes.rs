@@ -1,5 +1,6 @@
 //! The `nodes` table.
 
+use crate::db::TxConn;
 use crate::{Db, StoreResult, Tx};
 use serde_json::Value;
 use sqlx::AssertSqlSafe;
@@ -140,6 +141,23 @@ pub async fn list_in(tx: &mut Tx, workflow_id: i64) -> StoreResult<Vec<NodeRow>>
 
 pub async fn get_in(tx: &mut Tx, workflow_id: i64, node_id: &str) -> StoreResult<Option<NodeRow>> {
     let sql = format!("SELECT {COLUMNS} FROM nodes WHERE workflow_id = $1 AND node_id = $2");
+    Ok(on!(tx tx, c => {
+        sqlx::query_as::<_, NodeRow>(AssertSqlSafe(sql.as_str())).bind(workflow_id).bind(node_id).fetch_optional(&mut *c).await
+    })?)
+}
+
+/// [`get_in`], locking the row on PostgreSQL (SQLite transactions are already serialized): an
+/// edit of the node waits for this transaction, or this read waits for the edit and sees it.
+pub async fn get_for_update_in(
+    tx: &mut Tx,
+    workflow_id: i64,
+    node_id: &str,
+) -> StoreResult<Option<NodeRow>> {
+    let lock = match tx.conn {
+        TxConn::Sqlite(_) => "",
+        TxConn::Postgres(_) => " FOR UPDATE",
+    };
+    let sql = format!("SELECT {COLUMNS} FROM nodes WHERE workflow_id = $1 AND node_id = $2{lock}");
     Ok(on!(tx tx, c => {
         sqlx::query_as::<_, NodeRow>(AssertSqlSafe(sql.as_str())).bind(workflow_id).bind(node_id).fetch_optional(&mut *c).await
     })?)

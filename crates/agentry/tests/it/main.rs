@@ -6,3 +6,4 @@ mod cli;
 mod engine;
 mod kill9;
 mod support;
+mod triggers;
