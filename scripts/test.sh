@@ -22,8 +22,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "==> tests"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast
+  # Doc tests first, so the suite's closing line is nextest's summary.
   cargo test --workspace --locked --doc
+  cargo nextest run --workspace --locked --no-fail-fast
 else
   cargo test --workspace --locked --no-fail-fast
 fi

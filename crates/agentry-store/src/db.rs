@@ -179,10 +179,7 @@ impl Tx {
     /// Stores the queued events, commits, and returns the events with their ids.
     pub async fn commit(mut self) -> StoreResult<Vec<Event>> {
         let pending = std::mem::take(&mut self.events);
-        let mut stored = Vec::with_capacity(pending.len());
-        for event in pending {
-            stored.push(events::insert(&mut self, event).await?);
-        }
+        let stored = events::insert_all(&mut self, pending).await?;
         match self.conn {
             TxConn::Sqlite(t) => t.commit().await?,
             TxConn::Postgres(t) => t.commit().await?,

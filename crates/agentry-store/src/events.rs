@@ -41,29 +41,39 @@ pub struct Event {
     pub created_at: i64,
 }
 
-pub(crate) async fn insert(tx: &mut Tx, e: NewEvent) -> StoreResult<Event> {
+/// Stores a transaction's events in one statement; returns them with their ids, in id order.
+pub(crate) async fn insert_all(tx: &mut Tx, events: Vec<NewEvent>) -> StoreResult<Vec<Event>> {
+    if events.is_empty() {
+        return Ok(vec![]);
+    }
     let now = crate::now_ms();
-    let id: i64 = on!(tx tx, c => {
-        sqlx::query_scalar(
-            "INSERT INTO events (channel, kind, data, execution_id, created_at)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(&e.channel)
-        .bind(&e.kind)
-        .bind(Json(&e.data))
-        .bind(&e.execution_id)
-        .bind(now)
-        .fetch_one(&mut *c)
-        .await
+    let mut sql =
+        String::from("INSERT INTO events (channel, kind, data, execution_id, created_at) VALUES ");
+    for i in 0..events.len() {
+        let b = i * 4;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            events.len() * 4 + 1
+        ));
+    }
+    sql.push_str(" RETURNING id, channel, kind, data, execution_id, created_at");
+    let mut stored: Vec<Event> = on!(tx tx, c => {
+        let mut q = sqlx::query_as::<_, Event>(sqlx::AssertSqlSafe(sql.as_str()));
+        for e in &events {
+            q = q.bind(&e.channel).bind(&e.kind).bind(Json(&e.data)).bind(&e.execution_id);
+        }
+        q.bind(now).fetch_all(&mut *c).await
     })?;
-    Ok(Event {
-        id,
-        channel: e.channel,
-        kind: e.kind,
-        data: Json(e.data),
-        execution_id: e.execution_id,
-        created_at: now,
-    })
+    // RETURNING order is not guaranteed; ids are (one statement, increasing).
+    stored.sort_by_key(|e| e.id);
+    Ok(stored)
 }
 
 const COLUMNS: &str = "id, channel, kind, data, execution_id, created_at";
