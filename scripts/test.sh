@@ -14,6 +14,17 @@ if [ -z "${AGENTRY_TEST_POSTGRES_URL:-}" ]; then
 fi
 echo "==> PostgreSQL tests: ${AGENTRY_TEST_POSTGRES_URL:-skipped}"
 
+# The code sandbox (bubblewrap) is part of the product: install it where we can, else say why
+# the sandbox tests will fail.
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing bubblewrap (code sandbox)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap
+  else
+    echo "note: bwrap (Debian package bubblewrap) is missing; the sandbox tests will fail" >&2
+  fi
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all --check
 

@@ -817,37 +817,8 @@ impl Orchestrator {
         err: NodeError,
         duration_ms: i64,
     ) -> EngineResult<bool> {
-        let node = run
-            .topo
-            .1
-            .node(node_id)
-            .cloned()
-            .ok_or_else(|| ServiceError::Internal("node vanished".into()))?;
-        let (id, slug) = (run.id(), run.slug());
-        node_runs::insert(
-            tx,
-            node_runs::NewNodeRun {
-                execution_id: &id,
-                node_id,
-                status: "failed",
-                input: None,
-                output: None,
-                error: &exec_ops::truncate(&err.message, 2000),
-                error_code: &err.code,
-                metadata: &json!({}),
-                duration_ms,
-                now: now_ms(),
-            },
-        )
-        .await?;
-        node_status(
-            tx,
-            &id,
-            &slug,
-            &node,
-            "failed",
-            json!({"error": exec_ops::truncate(&err.message, 500), "error_code": err.code}),
-        );
+        self.record_failure(tx, run, node_id, &err, duration_ms)
+            .await?;
         // Attempts count node failures only: a re-run after a crash is not a retry.
         let attempt = job
             .payload
@@ -903,12 +874,13 @@ impl Orchestrator {
         Ok(())
     }
 
-    async fn fail_now(
+    /// The failed node run's log row and `node_status failed` event.
+    async fn record_failure(
         &self,
         tx: &mut Tx,
-        run: &mut Run,
+        run: &Run,
         node_id: &str,
-        err: NodeError,
+        err: &NodeError,
         duration_ms: i64,
     ) -> EngineResult<()> {
         let node = run
@@ -942,6 +914,19 @@ impl Orchestrator {
             "failed",
             json!({"error": exec_ops::truncate(&err.message, 500), "error_code": err.code}),
         );
+        Ok(())
+    }
+
+    async fn fail_now(
+        &self,
+        tx: &mut Tx,
+        run: &mut Run,
+        node_id: &str,
+        err: NodeError,
+        duration_ms: i64,
+    ) -> EngineResult<()> {
+        self.record_failure(tx, run, node_id, &err, duration_ms)
+            .await?;
         self.fail_or_continue(tx, run, node_id, err).await
     }
 
