@@ -72,7 +72,7 @@ pub async fn rotate(tx: &mut Tx, k: NewKey<'_>) -> StoreResult<ApiKeyRow> {
 pub async fn find_by_hash(db: &Db, key_hash: &str) -> StoreResult<Option<ApiKeyRow>> {
     let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1");
     Ok(
-        on!(db.read(), c => sqlx::query_as::<_, ApiKeyRow>(AssertSqlSafe(sql.as_str())).bind(key_hash).fetch_optional(c).await)?,
+        on!(db.read(), c => sqlx::query_as::<_, ApiKeyRow>(AssertSqlSafe(sql.as_str())).bind(key_hash).fetch_all(c).await.map(|rows| rows.into_iter().next()))?,
     )
 }
 

@@ -63,7 +63,7 @@ pub async fn save_in(
 /// A thread's data and when it was last saved.
 pub async fn load(db: &Db, thread_id: &str) -> StoreResult<Option<(Value, i64)>> {
     let row: Option<(Json<Value>, i64)> = on!(db.read(), c => {
-        sqlx::query_as("SELECT data, updated_at FROM checkpoints WHERE thread_id = $1").bind(thread_id).fetch_optional(c).await
+        sqlx::query_as("SELECT data, updated_at FROM checkpoints WHERE thread_id = $1").bind(thread_id).fetch_all(c).await.map(|rows| rows.into_iter().next())
     })?;
     Ok(row.map(|(d, t)| (d.0, t)))
 }

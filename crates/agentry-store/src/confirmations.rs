@@ -42,7 +42,7 @@ pub async fn first_for(db: &Db, execution_id: &str) -> StoreResult<Option<Confir
         "SELECT {COLUMNS} FROM confirmations WHERE execution_id = $1 ORDER BY created_at, id LIMIT 1"
     );
     Ok(on!(db.read(), c => {
-        sqlx::query_as::<_, ConfirmationRow>(sqlx::AssertSqlSafe(sql.as_str())).bind(execution_id).fetch_optional(c).await
+        sqlx::query_as::<_, ConfirmationRow>(sqlx::AssertSqlSafe(sql.as_str())).bind(execution_id).fetch_all(c).await.map(|rows| rows.into_iter().next())
     })?)
 }
 

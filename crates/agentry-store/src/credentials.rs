@@ -73,7 +73,7 @@ pub async fn update(
 pub async fn get(db: &Db, id: i64) -> StoreResult<Option<CredentialRow>> {
     let sql = format!("SELECT {COLUMNS} FROM credentials WHERE id = $1");
     Ok(
-        on!(db.read(), c => sqlx::query_as::<_, CredentialRow>(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(c).await)?,
+        on!(db.read(), c => sqlx::query_as::<_, CredentialRow>(AssertSqlSafe(sql.as_str())).bind(id).fetch_all(c).await.map(|rows| rows.into_iter().next()))?,
     )
 }
 
@@ -82,7 +82,7 @@ pub async fn get_by_name(db: &Db, owner_id: i64, name: &str) -> StoreResult<Opti
         "SELECT {COLUMNS} FROM credentials WHERE owner_id = $1 AND name = $2 ORDER BY id LIMIT 1"
     );
     Ok(on!(db.read(), c => {
-        sqlx::query_as::<_, CredentialRow>(AssertSqlSafe(sql.as_str())).bind(owner_id).bind(name).fetch_optional(c).await
+        sqlx::query_as::<_, CredentialRow>(AssertSqlSafe(sql.as_str())).bind(owner_id).bind(name).fetch_all(c).await.map(|rows| rows.into_iter().next())
     })?)
 }
 
@@ -99,7 +99,7 @@ pub async fn list(
         sqlx::query_as::<_, CredentialRow>(AssertSqlSafe(sql.as_str())).bind(owner_id).bind(page.limit).bind(page.offset).fetch_all(c).await
     })?;
     let total: i64 = on!(db.read(), c => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE ($1 IS NULL OR owner_id = $1)").bind(owner_id).fetch_one(c).await
+        sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE ($1 IS NULL OR owner_id = $1)").bind(owner_id).fetch_all(c).await.and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound))
     })?;
     Ok((rows, total))
 }

@@ -142,7 +142,7 @@ impl Db {
     /// A cheap round trip, for health checks.
     pub async fn ping(&self) -> bool {
         let result: Result<i64, sqlx::Error> = on!(self.read(), c => {
-            sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_one(c).await
+            sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_all(c).await.and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound))
         });
         result.is_ok()
     }

@@ -103,14 +103,14 @@ pub async fn list_all_after(db: &crate::Db, after: i64, limit: i64) -> StoreResu
 /// The smallest id still stored, if any: a cursor below it may have missed pruned events.
 pub async fn oldest_id(db: &crate::Db) -> StoreResult<Option<i64>> {
     Ok(on!(db.read(), c => {
-        sqlx::query_scalar::<_, Option<i64>>("SELECT MIN(id) FROM events").fetch_one(c).await
+        sqlx::query_scalar::<_, Option<i64>>("SELECT MIN(id) FROM events").fetch_all(c).await.and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound))
     })?)
 }
 
 /// The largest id stored, if any.
 pub async fn latest_id(db: &crate::Db) -> StoreResult<Option<i64>> {
     Ok(on!(db.read(), c => {
-        sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM events").fetch_one(c).await
+        sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM events").fetch_all(c).await.and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound))
     })?)
 }
 

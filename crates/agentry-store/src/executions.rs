@@ -105,7 +105,7 @@ pub async fn insert(tx: &mut Tx, e: NewExecution<'_>) -> StoreResult<bool> {
 pub async fn get(db: &Db, id: &str) -> StoreResult<Option<ExecutionRow>> {
     let sql = format!("SELECT {COLUMNS} FROM executions e WHERE e.id = $1");
     Ok(
-        on!(db.read(), c => sqlx::query_as::<_, ExecutionRow>(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(c).await)?,
+        on!(db.read(), c => sqlx::query_as::<_, ExecutionRow>(AssertSqlSafe(sql.as_str())).bind(id).fetch_all(c).await.map(|rows| rows.into_iter().next()))?,
     )
 }
 
@@ -116,7 +116,7 @@ pub async fn get_full(
 ) -> StoreResult<Option<ExecutionFull>> {
     let sql = format!("SELECT {COLUMNS}, {FULL} FROM executions e WHERE e.id = $1");
     Ok(
-        on!(db.read(), c => sqlx::query_as::<_, ExecutionFull>(AssertSqlSafe(sql.as_str())).bind(id).bind(with_snapshot).fetch_optional(c).await)?,
+        on!(db.read(), c => sqlx::query_as::<_, ExecutionFull>(AssertSqlSafe(sql.as_str())).bind(id).bind(with_snapshot).fetch_all(c).await.map(|rows| rows.into_iter().next()))?,
     )
 }
 
@@ -250,8 +250,9 @@ pub async fn list(
             .bind(&f.workflow_slug)
             .bind(&f.status)
             .bind(&f.parent_execution_id)
-            .fetch_one(c)
+            .fetch_all(c)
             .await
+            .and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound))
     })?;
     Ok((rows, total))
 }

@@ -63,8 +63,9 @@ pub async fn claim(db: &Db, owner: &str, now: i64, lease_ms: i64) -> StoreResult
             .bind(now)
             .bind(now + lease_ms)
             .bind(owner)
-            .fetch_optional(c)
+            .fetch_all(c)
             .await
+            .map(|rows| rows.into_iter().next())
     })?)
 }
 
@@ -126,8 +127,9 @@ pub async fn queue_depth(db: &Db, now: i64) -> StoreResult<i64> {
     Ok(on!(db.read(), c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE run_at <= $1 AND (lease_until IS NULL OR lease_until < $1)")
             .bind(now)
-            .fetch_one(c)
+            .fetch_all(c)
             .await
+            .and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound))
     })?)
 }
 

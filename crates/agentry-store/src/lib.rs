@@ -7,6 +7,11 @@
 //! accept `$n` placeholders, `RETURNING`, `ON CONFLICT` and the types used here (integers,
 //! text, booleans, JSON). Where they differ (JSON functions), a repository picks per backend.
 //!
+//! Queries on a pool always read every row (`fetch_all`, then take the first): on SQLite a
+//! statement stopped after its first row stays active, which keeps that connection's implicit
+//! transaction open, so later reads on it saw an old snapshot (and a `RETURNING` write stayed
+//! uncommitted). Inside a [`Tx`] this does not matter: the commit ends it.
+//!
 //! Writes go through a [`Tx`]: repositories add rows and outbox [`events`](events::NewEvent)
 //! to it, and [`Tx::commit`] returns the stored events, with their ids, only after the commit,
 //! so nothing is published for a change that did not happen.

@@ -42,7 +42,9 @@ pub async fn insert(
 
 /// Counts every user, active or not (setup is needed only while this is 0).
 pub async fn count(db: &Db) -> StoreResult<i64> {
-    Ok(on!(db.read(), c => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(c).await)?)
+    Ok(
+        on!(db.read(), c => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_all(c).await.and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound)))?,
+    )
 }
 
 /// The same, inside a transaction (first-run setup checks and inserts atomically). On
@@ -61,14 +63,14 @@ pub async fn count_in(tx: &mut Tx) -> StoreResult<i64> {
 pub async fn get(db: &Db, id: i64) -> StoreResult<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
     Ok(
-        on!(db.read(), c => sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(c).await)?,
+        on!(db.read(), c => sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql.as_str())).bind(id).fetch_all(c).await.map(|rows| rows.into_iter().next()))?,
     )
 }
 
 pub async fn get_by_name(db: &Db, username: &str) -> StoreResult<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE username = $1");
     Ok(
-        on!(db.read(), c => sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql.as_str())).bind(username).fetch_optional(c).await)?,
+        on!(db.read(), c => sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql.as_str())).bind(username).fetch_all(c).await.map(|rows| rows.into_iter().next()))?,
     )
 }
 
@@ -78,7 +80,7 @@ pub async fn first_admin(db: &Db) -> StoreResult<Option<UserRow>> {
         "SELECT {COLUMNS} FROM users WHERE role = 'admin' AND is_active = TRUE ORDER BY id LIMIT 1"
     );
     Ok(
-        on!(db.read(), c => sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql.as_str())).fetch_optional(c).await)?,
+        on!(db.read(), c => sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql.as_str())).fetch_all(c).await.map(|rows| rows.into_iter().next()))?,
     )
 }
 

@@ -183,14 +183,14 @@ pub async fn touch(tx: &mut Tx, id: i64, now: i64) -> StoreResult<()> {
 pub async fn get_by_slug(db: &Db, slug: &str) -> StoreResult<Option<WorkflowRow>> {
     let sql = format!("{SELECT} WHERE w.slug = $1");
     Ok(
-        on!(db.read(), c => sqlx::query_as::<_, WorkflowRow>(AssertSqlSafe(sql.as_str())).bind(slug).fetch_optional(c).await)?,
+        on!(db.read(), c => sqlx::query_as::<_, WorkflowRow>(AssertSqlSafe(sql.as_str())).bind(slug).fetch_all(c).await.map(|rows| rows.into_iter().next()))?,
     )
 }
 
 pub async fn get(db: &Db, id: i64) -> StoreResult<Option<WorkflowRow>> {
     let sql = format!("{SELECT} WHERE w.id = $1");
     Ok(
-        on!(db.read(), c => sqlx::query_as::<_, WorkflowRow>(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(c).await)?,
+        on!(db.read(), c => sqlx::query_as::<_, WorkflowRow>(AssertSqlSafe(sql.as_str())).bind(id).fetch_all(c).await.map(|rows| rows.into_iter().next()))?,
     )
 }
 
@@ -267,7 +267,7 @@ pub async fn list(
             .await
     })?;
     let total: i64 = on!(db.read(), c => {
-        sqlx::query_scalar(AssertSqlSafe(count_sql.as_str())).bind(filter.owner_id).bind(tags).fetch_one(c).await
+        sqlx::query_scalar(AssertSqlSafe(count_sql.as_str())).bind(filter.owner_id).bind(tags).fetch_all(c).await.and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound))
     })?;
     Ok((rows, total))
 }
