@@ -115,19 +115,13 @@ impl Anthropic {
             "anthropic-version",
             ANTHROPIC_VERSION,
         )?;
-        for (name, value) in &self.custom_headers {
-            http::insert_header(&mut headers, &self.provider, name, value)?;
-        }
-        let http = match &self.http {
-            Some(http) => http.clone(),
-            None => http::shared_client(&self.provider)?,
-        };
-        Ok(Call {
-            provider: &self.provider,
-            http,
-            options: &self.options,
+        Call::new(
+            &self.provider,
+            self.http.as_ref(),
+            &self.options,
             headers,
-        })
+            &self.custom_headers,
+        )
     }
 
     /// Sends one Messages API call (with retries).

@@ -131,7 +131,31 @@ pub(crate) struct Call<'a> {
     pub headers: HeaderMap,
 }
 
-impl Call<'_> {
+impl<'a> Call<'a> {
+    /// A call with the provider's own `headers` plus the credential's custom headers, on the
+    /// client given for tests or else the shared one.
+    pub fn new(
+        provider: &'a str,
+        http: Option<&reqwest::Client>,
+        options: &'a ClientOptions,
+        mut headers: HeaderMap,
+        custom_headers: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Call<'a>> {
+        for (name, value) in custom_headers {
+            insert_header(&mut headers, provider, name, value)?;
+        }
+        let http = match http {
+            Some(http) => http.clone(),
+            None => shared_client(provider)?,
+        };
+        Ok(Call {
+            provider,
+            http,
+            options,
+            headers,
+        })
+    }
+
     /// Sends the request (retrying per the policy) and returns the JSON body of a 2xx answer.
     pub async fn json(&self, method: Method, url: &str, body: Option<&Value>) -> Result<Value> {
         let body = body.map(|b| b.to_string());

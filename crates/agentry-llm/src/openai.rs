@@ -121,19 +121,13 @@ impl OpenAiCompatible {
                 organization,
             )?;
         }
-        for (name, value) in &self.custom_headers {
-            http::insert_header(&mut headers, &self.provider, name, value)?;
-        }
-        let http = match &self.http {
-            Some(http) => http.clone(),
-            None => http::shared_client(&self.provider)?,
-        };
-        Ok(Call {
-            provider: &self.provider,
-            http,
-            options: &self.options,
+        Call::new(
+            &self.provider,
+            self.http.as_ref(),
+            &self.options,
             headers,
-        })
+            &self.custom_headers,
+        )
     }
 
     /// Sends one chat completion (with retries).
