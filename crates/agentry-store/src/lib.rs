@@ -17,7 +17,7 @@
 //! so nothing is published for a change that did not happen.
 //!
 //! One module per table: [`users`], [`api_keys`], [`workflows`], [`nodes`], [`edges`], [`events`],
-//! [`executions`], [`node_runs`], [`jobs`], [`waits`], [`confirmations`].
+//! [`executions`], [`node_runs`], [`jobs`], [`waits`], [`confirmations`], [`credentials`], [`checkpoints`], [`memories`].
 
 #[macro_use]
 mod macros;
@@ -31,6 +31,7 @@ mod error;
 pub mod events;
 pub mod executions;
 pub mod jobs;
+pub mod memories;
 pub mod node_runs;
 pub mod nodes;
 #[cfg(feature = "testing")]
