@@ -301,18 +301,24 @@ fn build() -> Vec<NodeTypeSpec> {
         tool("spawn_and_await", "Spawn and await", "Runs child workflows in parallel and waits for them.", &["spawn_and_await"]),
         tool("workflow_create", "Create workflow", "Creates a workflow from the YAML DSL.", &["workflow_create"]),
         tool("workflow_discover", "Discover workflows", "Finds reusable workflows by capability.", &["workflow_discover"]),
-        tool("memory_read", "Memory read", "Recalls stored facts.", &["recall"]),
-        tool("memory_write", "Memory write", "Stores facts for later.", &["remember"]),
+        tool("memory_read", "Memory read", "Recalls stored facts.", &["recall"])
+            .props(json!({"memory_type": {"type": "string", "enum": ["facts", "episodes", "procedures", "all"], "default": "facts"},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+                "min_confidence": {"type": "number", "default": 0.5}}), &[]),
+        tool("memory_write", "Memory write", "Stores facts for later.", &["remember"])
+            .props(json!({"fact_type": {"type": "string", "enum": ["user_preference", "world_knowledge", "self_knowledge", "correction", "relationship"], "default": "world_knowledge"},
+                "overwrite": {"type": "boolean", "default": true}}), &[]),
         tool("whoami", "Who am I", "Tells the agent who it acts for.", &["whoami"]).output("identity", "string"),
         tool("platform_api", "Platform API", "Calls agentry's own API with a scoped key.", &["platform_api"])
             .props(json!({"api_base_url": {"type": "string"}}), &[]),
-        tool("run_command", "Run command", "Runs a shell command in the sandbox.", &["run_command"]),
+        tool("run_command", "Run command", "Runs a shell command in the sandbox.", &["run_command"])
+            .props(json!({"timeout": {"type": "number", "default": 300}, "allow_network": {"type": "boolean", "default": false}}), &[]),
         tool("get_totp_code", "TOTP code", "Registered for compatibility; contributes no tool.", &[]),
         tool("scheduler_tools", "Scheduler tools", "Registered for compatibility; contributes no tool.", &[]),
         tool("system_health", "System health", "Reports the /health answer.", &["system_health"]),
         tool("calculator", "Calculator", "Evaluates arithmetic expressions.", &["calculator"]),
         tool("code_execute", "Code execute", "Runs Python in the sandbox.", &["code_execute"])
-            .props(json!({"timeout": {"type": "number"}, "allow_network": {"type": "boolean"}}), &[]),
+            .props(json!({"timeout_seconds": {"type": "number", "default": 30}, "timeout": {"type": "number"}, "allow_network": {"type": "boolean"}}), &[]),
         tool("web_search", "Web search", "Searches the web through SearXNG.", &["web_search"])
             .props(json!({"url": {"type": "string"}, "max_results": {"type": "integer"}}), &[]),
         tool("datetime", "Date and time", "Tells the current date and time.", &["get_datetime"]),

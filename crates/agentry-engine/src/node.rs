@@ -44,6 +44,12 @@ impl State {
 pub struct NodeEnv {
     /// Settings of the Python sandbox; `None` until the sandbox module fills it in.
     pub sandbox: Option<std::sync::Arc<crate::sandbox::Sandbox>>,
+    /// Base URL of this platform's API as agents should call it (`--public-url`); the
+    /// `platform_api` tool is unavailable without it.
+    pub public_url: Option<String>,
+    /// Where `run_command` keeps each workflow's persistent workspace (`{data dir}/workspaces`);
+    /// `None`: under the system temporary directory.
+    pub workspace_root: Option<std::path::PathBuf>,
 }
 
 /// What a node run gets.

@@ -443,6 +443,33 @@ impl Sandbox {
         })
     }
 
+    /// Runs `script` with `shell -c` (e.g. `/bin/sh`, `/bin/bash`) with `workdir` bound at
+    /// `/sandbox`, or in a fresh directory removed afterwards when `workdir` is `None` (tools
+    /// `run_command` and `code_execute` with `language: bash`).
+    pub async fn run_script(
+        &self,
+        shell: &str,
+        script: &str,
+        workdir: Option<&Path>,
+        timeout_secs: u64,
+        allow_network: bool,
+    ) -> Result<SandboxOutput, SandboxError> {
+        let scratch;
+        let dir = match workdir {
+            Some(d) => d.to_path_buf(),
+            None => {
+                scratch = ScratchDir::create(&self.scratch_root).map_err(|e| {
+                    SandboxError::Unavailable(format!("cannot create a work directory: {e}"))
+                })?;
+                scratch.sandbox_dir()
+            }
+        };
+        let mut cmd = SandboxCommand::new(vec![shell.into(), "-c".into(), script.into()], dir);
+        cmd.timeout_secs = timeout_secs;
+        cmd.allow_network = allow_network;
+        self.run(cmd).await
+    }
+
     /// Runs a Python snippet as a function body in a fresh `/sandbox` (engine.md §2, `code`).
     pub async fn run_python(&self, req: PythonRun) -> Result<PythonOutput, SandboxError> {
         let secs = req.timeout_secs.clamp(1, MAX_TIMEOUT_SECS);

@@ -34,6 +34,11 @@ pub fn generate_key() -> (String, String, String) {
     (key, prefix, hash)
 }
 
+/// The name of the `platform_api` keys of one execution.
+pub fn execution_key_name(execution_id: &str) -> String {
+    format!("execution:{execution_id}")
+}
+
 pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
@@ -250,6 +255,34 @@ impl Services {
         .await?;
         self.commit(tx).await?;
         Ok(key_out(&row, Some(key)))
+    }
+
+    /// A short-lived key acting as `owner_id` for one execution's `platform_api` calls
+    /// (tools.md §6): named `execution:{id}`, expiring in 5 minutes, deleted when the execution
+    /// ends ([`crate::executions::finish_in`]). Never shown to the model.
+    pub async fn mint_execution_key(
+        &self,
+        owner_id: i64,
+        execution_id: &str,
+    ) -> ServiceResult<String> {
+        let now = now_ms();
+        let (key, prefix, key_hash) = generate_key();
+        let name = execution_key_name(execution_id);
+        let mut tx = self.db.begin().await?;
+        api_keys::insert(
+            &mut tx,
+            NewKey {
+                user_id: owner_id,
+                name: &name,
+                prefix: &prefix,
+                key_hash: &key_hash,
+                expires_at: Some(now + 5 * 60_000),
+                now,
+            },
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(key)
     }
 
     pub async fn list_keys(&self, caller: &Caller) -> ServiceResult<Vec<ApiKeyOut>> {

@@ -607,6 +607,28 @@ impl Services {
         Ok((client, pricing))
     }
 
+    /// The base URL of the owner's SearXNG tool credential for `web_search` (tools.md §6): the
+    /// preferred one first, then the lowest id; `None` when the owner has none.
+    pub async fn searxng_url(&self, owner_id: i64) -> ServiceResult<Option<String>> {
+        let rows = credentials::of_type(&self.db, owner_id, "tool").await?;
+        let url = |r: &CredentialRow| {
+            let d = &r.detail.0;
+            (d.get("tool_type").and_then(Value::as_str) == Some("searxng"))
+                .then(|| d.pointer("/config/url").and_then(Value::as_str))
+                .flatten()
+                .filter(|u| !u.is_empty())
+                .map(String::from)
+        };
+        let preferred = |r: &&CredentialRow| {
+            r.detail.0.get("is_preferred").and_then(Value::as_bool) == Some(true)
+        };
+        Ok(rows
+            .iter()
+            .filter(preferred)
+            .find_map(url)
+            .or_else(|| rows.iter().find_map(url)))
+    }
+
     /// engine.md §12: `OPENAI_API_KEY` / `ANTHROPIC_API_KEY` / `OLLAMA_HOST` → credentials
     /// `env:openai` / `env:anthropic` / `env:ollama` of the first admin, unless that name exists.
     /// Returns the names created (none before setup).

@@ -212,6 +212,8 @@ pub async fn finish_in(tx: &mut Tx, row: &ExecutionRow, f: Finish<'_>) -> Servic
     confirmations::delete_for_execution(tx, &row.id).await?;
     // Threads that live only as long as the execution (delegation.md §10).
     agentry_store::checkpoints::delete_for_execution(tx, &row.id).await?;
+    // Its platform_api keys end with it.
+    agentry_store::api_keys::delete_named(tx, &crate::auth::execution_key_name(&row.id)).await?;
     let (kind, data) = match f.status {
         Status::Completed => (
             "execution_completed",

@@ -103,6 +103,17 @@ pub async fn list_for_user(db: &Db, user_id: i64) -> StoreResult<Vec<ApiKeyRow>>
     )
 }
 
+/// Deletes every key with this name (the short-lived keys of one execution).
+pub async fn delete_named(tx: &mut Tx, name: &str) -> StoreResult<u64> {
+    Ok(on!(tx tx, c => {
+        sqlx::query("DELETE FROM api_keys WHERE name = $1")
+            .bind(name)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+    })?)
+}
+
 /// Revokes one of the user's keys; false when the user has no such key.
 pub async fn revoke(tx: &mut Tx, user_id: i64, key_id: i64) -> StoreResult<bool> {
     let n = on!(tx tx, c => {

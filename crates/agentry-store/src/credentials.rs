@@ -86,6 +86,20 @@ pub async fn get_by_name(db: &Db, owner_id: i64, name: &str) -> StoreResult<Opti
     })?)
 }
 
+/// The owner's credentials of one type (`llm`, `tool`), oldest first.
+pub async fn of_type(
+    db: &Db,
+    owner_id: i64,
+    credential_type: &str,
+) -> StoreResult<Vec<CredentialRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM credentials WHERE owner_id = $1 AND credential_type = $2 ORDER BY id"
+    );
+    Ok(on!(db.read(), c => {
+        sqlx::query_as::<_, CredentialRow>(AssertSqlSafe(sql.as_str())).bind(owner_id).bind(credential_type).fetch_all(c).await
+    })?)
+}
+
 /// Newest first; `owner_id = None` lists everyone's (admins).
 pub async fn list(
     db: &Db,

@@ -38,6 +38,10 @@ enum Command {
 struct WorkerArgs {
     #[command(flatten)]
     db: DbArgs,
+    /// Base URL of the agentry API (`agentry serve`) for the `platform_api` tool; without it
+    /// that tool answers that it is unavailable.
+    #[arg(long, env = "AGENTRY_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Workers in this process.
     #[arg(long, env = "AGENTRY_WORKERS", default_value_t = 4)]
     workers: usize,
@@ -78,6 +82,10 @@ struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "AGENTRY_LOG_JSON")]
     log_json: bool,
+    /// Base URL of this server as agents and webhooks reach it (the `platform_api` tool calls
+    /// it). Default: `http://{bind address}`.
+    #[arg(long, env = "AGENTRY_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Embedded workers running executions (0 = API only; run `agentry worker` elsewhere).
     #[arg(long, env = "AGENTRY_WORKERS", default_value_t = 4)]
     workers: usize,
@@ -197,9 +205,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tracing::info!(jobs = released, "resuming work left by the previous run");
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
     let orchestrator = std::sync::Arc::new(agentry_engine::orchestrator::Orchestrator::new(
         services.clone(),
-        agentry_engine::node::NodeEnv::default(),
+        node_env(Some(public_url), &args.db),
         format!("serve-{}", std::process::id()),
     ));
     let workers = agentry_engine::worker::spawn_workers(orchestrator, args.workers, stop_rx);
@@ -215,6 +227,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     db.close().await;
     Ok(())
+}
+
+/// What nodes may use of this process: the public URL and the workspace root under the data
+/// directory (`run_command`).
+fn node_env(public_url: Option<String>, db: &DbArgs) -> agentry_engine::node::NodeEnv {
+    agentry_engine::node::NodeEnv {
+        public_url,
+        workspace_root: Some(db.data_dir.join("workspaces")),
+        ..Default::default()
+    }
 }
 
 /// The key sealing credential secrets: `--secret-key` / `AGENTRY_SECRET_KEY`, else the data
@@ -294,7 +316,7 @@ async fn worker(args: WorkerArgs) -> Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let orchestrator = std::sync::Arc::new(agentry_engine::orchestrator::Orchestrator::new(
         services,
-        agentry_engine::node::NodeEnv::default(),
+        node_env(args.public_url.clone(), &args.db),
         format!("worker-{}-{}", std::process::id(), agentry_store::now_ms()),
     ));
     let workers = agentry_engine::worker::spawn_workers(orchestrator, args.workers.max(1), stop_rx);

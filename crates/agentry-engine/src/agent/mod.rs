@@ -21,12 +21,31 @@ use tools::{Tool, ToolCtx, ToolOutcome};
 /// Model calls per node run unless `extra_config.max_steps` says otherwise.
 pub const DEFAULT_MAX_STEPS: u32 = 25;
 
-/// A tool batch interrupted by a suspending call.
+/// The tool calls of one model answer, checkpointed before they run and after each finishes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PendingBatch {
     pub calls: Vec<ToolCall>,
-    /// Answers so far, aligned with `calls` (`None`: the suspended call).
+    /// Answers so far, aligned with `calls` (`None`: not run yet, or waiting).
     pub answers: Vec<Option<String>>,
+    /// Calls waiting for an outside answer (`ask_human`), by index.
+    #[serde(default)]
+    pub waiting: Vec<usize>,
+    /// The question the node is parked on.
+    #[serde(default)]
+    pub question: Option<String>,
+    /// The node has parked on this batch; the resume value answers `waiting`.
+    #[serde(default)]
+    pub suspended: bool,
+}
+
+impl PendingBatch {
+    pub fn new(calls: Vec<ToolCall>) -> Self {
+        PendingBatch {
+            answers: vec![None; calls.len()],
+            calls,
+            ..Default::default()
+        }
+    }
 }
 
 /// The checkpointed thread.
@@ -187,7 +206,7 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
             )
         })?;
 
-    // Tools from `tool` edges.
+    // Tools from `tool` edges (and web_search from the owner's SearXNG credential).
     let tool_nodes: Vec<SnapNode> = env
         .topo
         .attached(env.snapshot, &node.node_id, EdgeLabel::Tool)
@@ -200,12 +219,15 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
                 .cloned()
         })
         .collect();
-    let tools: Vec<Tool> = tools::resolve(&tool_nodes);
+    let tools: Vec<Tool> = tools::resolve(&tool_nodes, env.services, env.owner_id).await;
     let specs: Vec<agentry_llm::ToolSpec> = tools.iter().map(tools::spec).collect();
     let tool_ctx = ToolCtx {
         env: ctx.env,
+        services: env.services,
+        execution_id: ctx.execution_id,
         workflow_slug: &env.snapshot.slug,
         workflow_id: env.snapshot.workflow_id,
+        owner_id: env.owner_id,
         agent: node,
     };
 
@@ -217,24 +239,35 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
         .and_then(|(v, _)| serde_json::from_value(v).ok())
         .unwrap_or_default();
 
-    match (ctx.resume.as_ref(), th.pending.take()) {
-        (Some(answer), Some(mut batch)) => {
-            // Resume: the suspended call gets the answer; the batch's tool messages follow.
+    match (ctx.resume.as_ref(), th.pending.as_mut()) {
+        (Some(answer), Some(batch)) if batch.suspended => {
+            // Resume: the suspended calls get the answer; the rest of the batch runs below.
             let text = match answer {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            for slot in batch.answers.iter_mut().filter(|a| a.is_none()) {
-                *slot = Some(text.clone());
+            for i in std::mem::take(&mut batch.waiting) {
+                if let Some(slot) = batch.answers.get_mut(i) {
+                    *slot = Some(text.clone());
+                }
             }
-            push_tool_messages(&mut th, &batch);
+            batch.suspended = false;
+            batch.question = None;
         }
-        (_, pending) => {
-            th.pending = pending;
-            let crashed_mid_run = !th.finished
-                && !th.messages.is_empty()
-                && th.pending.is_none()
-                && exec_scope.is_some();
+        (None, Some(batch)) if batch.suspended => {
+            // Re-run of a parked node without its answer (a duplicate job): park again.
+            let question = batch.question.clone().unwrap_or_default();
+            return Ok(NodeOutcome {
+                wait: Some(WaitRequest::AskHuman { question }),
+                usage: Some(std::mem::take(&mut th.usage)),
+                ..Default::default()
+            });
+        }
+        (_, Some(_)) => {
+            // A crash in the middle of a tool batch: the calls without an answer run again.
+        }
+        (_, None) => {
+            let crashed_mid_run = !th.finished && !th.messages.is_empty() && exec_scope.is_some();
             if !crashed_mid_run {
                 // A fresh invocation.
                 th.finished = false;
@@ -268,20 +301,40 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
         }
     }
 
-    let save = |th: &mut Thread| {
-        th.stamp();
-        let data = serde_json::to_value(&*th).unwrap_or(Value::Null);
-        let tid = tid.clone();
-        let scope = exec_scope.clone();
-        let node_id = node.node_id.clone();
-        async move {
-            agentry_store::checkpoints::save(db, &tid, scope.as_deref(), &node_id, &data)
-                .await
-                .map_err(store_error)
-        }
+    let saver = Saver {
+        services: env.services,
+        thread_id: &tid,
+        execution_id: ctx.execution_id,
+        scope: exec_scope.as_deref(),
+        slug: &env.snapshot.slug,
+        agent: node,
     };
 
     let final_text = loop {
+        if let Some(mut batch) = th.pending.take() {
+            let mut events = run_batch(&mut th, &mut batch, &tools, &tool_ctx, &saver).await?;
+            if !batch.waiting.is_empty() {
+                // Suspend: report the usage so far; the answer resumes this batch.
+                let question = batch.question.clone().unwrap_or_default();
+                batch.suspended = true;
+                let usage = std::mem::take(&mut th.usage);
+                events.extend(
+                    batch
+                        .waiting
+                        .iter()
+                        .map(|i| tool_event(&batch.calls[*i], &tools, node, "waiting")),
+                );
+                th.pending = Some(batch);
+                saver.save(&mut th, events).await?;
+                return Ok(NodeOutcome {
+                    wait: Some(WaitRequest::AskHuman { question }),
+                    usage: Some(usage),
+                    ..Default::default()
+                });
+            }
+            push_tool_messages(&mut th, &batch);
+            saver.save(&mut th, events).await?;
+        }
         if th.steps >= max_steps {
             return Err(NodeError::fatal(
                 "max_steps",
@@ -315,54 +368,42 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
         th.messages.push(resp.message.clone());
         if calls.is_empty() {
             th.finished = true;
-            save(&mut th).await?;
+            saver.save(&mut th, vec![]).await?;
             break resp.message.content;
         }
-        save(&mut th).await?;
-
-        // The batch runs in parallel; answers keep the calls' order.
-        let futures = calls.iter().map(|c| {
-            let tool = tools.iter().find(|t| t.name == c.name);
-            let tool_ctx = &tool_ctx;
-            async move {
-                match (tool, c.invalid_arguments()) {
-                    (None, _) => ToolOutcome::Text(format!("Error: unknown tool '{}'", c.name)),
-                    (_, Some(raw)) => {
-                        ToolOutcome::Text(format!("Error: arguments are not valid JSON: {raw}"))
-                    }
-                    (Some(t), None) => tools::call(t, &c.arguments, tool_ctx).await,
-                }
-            }
-        });
-        let outcomes = futures_util::future::join_all(futures).await;
-        let mut batch = PendingBatch {
-            calls: calls.clone(),
-            answers: vec![],
-        };
-        let mut question = None;
-        for o in outcomes {
-            match o {
-                ToolOutcome::Text(t) => batch.answers.push(Some(t)),
-                ToolOutcome::AskHuman { question: q } => {
-                    batch.answers.push(None);
-                    question.get_or_insert(q);
-                }
-            }
-        }
-        if let Some(question) = question {
-            // Suspend: report the usage so far; the answer resumes this batch.
-            let usage = std::mem::take(&mut th.usage);
-            th.pending = Some(batch);
-            save(&mut th).await?;
-            return Ok(NodeOutcome {
-                wait: Some(WaitRequest::AskHuman { question }),
-                usage: Some(usage),
-                ..Default::default()
-            });
-        }
-        push_tool_messages(&mut th, &batch);
-        save(&mut th).await?;
+        // The batch is part of the checkpoint before any tool runs, so a crash from here on
+        // resumes it instead of asking the model again.
+        let running: Vec<Value> = calls
+            .iter()
+            .map(|c| tool_event(c, &tools, node, "running"))
+            .collect();
+        th.pending = Some(PendingBatch::new(calls));
+        saver.save(&mut th, running).await?;
     };
+
+    if let Some(owner) = env.owner_id
+        && tools
+            .iter()
+            .any(|t| matches!(t.name, "recall" | "remember"))
+    {
+        let asked = th.messages[th.start.min(th.messages.len())..]
+            .iter()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.content.clone())
+            .unwrap_or_default();
+        if let Err(e) = tools::record_episode(
+            env.services,
+            owner,
+            ctx.execution_id,
+            &node.node_id,
+            &asked,
+            &final_text,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "cannot record the agent's episode");
+        }
+    }
 
     let output = match mc.get("response_format").filter(|v| !v.is_null()) {
         Some(_) => {
@@ -399,4 +440,138 @@ fn push_tool_messages(th: &mut Thread, batch: &PendingBatch) {
             answer.clone().unwrap_or_default(),
         ));
     }
+}
+
+/// Writes the thread's checkpoint, with the tool-call events it carries in the same commit.
+struct Saver<'a> {
+    services: &'a Services,
+    thread_id: &'a str,
+    execution_id: &'a str,
+    /// The execution a per-execution thread ends with (`None`: a conversation thread).
+    scope: Option<&'a str>,
+    slug: &'a str,
+    agent: &'a SnapNode,
+}
+
+impl Saver<'_> {
+    async fn save(&self, th: &mut Thread, events: Vec<Value>) -> Result<(), NodeError> {
+        th.stamp();
+        let data = serde_json::to_value(&*th).unwrap_or(Value::Null);
+        let db = &self.services.db;
+        let node_id = &self.agent.node_id;
+        if events.is_empty() {
+            return agentry_store::checkpoints::save(
+                db,
+                self.thread_id,
+                self.scope,
+                node_id,
+                &data,
+            )
+            .await
+            .map_err(store_error);
+        }
+        let mut tx = db.begin().await.map_err(store_error)?;
+        agentry_store::checkpoints::save_in(&mut tx, self.thread_id, self.scope, node_id, &data)
+            .await
+            .map_err(store_error)?;
+        for e in events {
+            agentry_service::executions::emit_execution_event(
+                &mut tx,
+                self.execution_id,
+                self.slug,
+                "node_status",
+                e,
+            );
+        }
+        let stored = tx.commit().await.map_err(store_error)?;
+        self.services.bus.publish(stored);
+        Ok(())
+    }
+}
+
+/// The `node_status` data of a tool call (api.md §10, "tool call").
+fn tool_event(call: &ToolCall, tools: &[Tool], agent: &SnapNode, status: &str) -> Value {
+    let mut data = match tools.iter().find(|t| t.name == call.name) {
+        Some(t) => crate::events::node_status_data(&t.node, status),
+        None => json!({"node_id": format!("_builtin_{}", call.name), "status": status,
+            "component_type": "", "display_name": "", "node_label": ""}),
+    };
+    data["tool_name"] = json!(call.name);
+    data["parent_node_id"] = json!(agent.node_id);
+    data["is_tool_call"] = json!(true);
+    data
+}
+
+/// Whether a tool's answer reports a failure (`Error…` text or `{"success": false}` /
+/// `{"error": …}` JSON): only the event's status depends on it.
+fn answer_failed(text: &str) -> bool {
+    if text.starts_with("Error") {
+        return true;
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => {
+            m.get("success") == Some(&Value::Bool(false)) || m.contains_key("error")
+        }
+        _ => false,
+    }
+}
+
+/// Runs the calls of `batch` that have no answer yet, in parallel. After each one finishes the
+/// checkpoint records its answer (so a crash never repeats it), except the last: its event is
+/// returned for the caller's next checkpoint, which records the whole batch.
+async fn run_batch(
+    th: &mut Thread,
+    batch: &mut PendingBatch,
+    tools: &[Tool],
+    tool_ctx: &ToolCtx<'_>,
+    saver: &Saver<'_>,
+) -> Result<Vec<Value>, NodeError> {
+    use futures_util::StreamExt;
+    let todo: Vec<usize> = (0..batch.calls.len())
+        .filter(|i| batch.answers[*i].is_none() && !batch.waiting.contains(i))
+        .collect();
+    let mut running: futures_util::stream::FuturesUnordered<_> = todo
+        .iter()
+        .map(|&i| {
+            let call = batch.calls[i].clone();
+            async move {
+                let tool = tools.iter().find(|t| t.name == call.name);
+                let outcome = match (tool, call.invalid_arguments()) {
+                    (None, _) => ToolOutcome::Text(format!("Error: unknown tool '{}'", call.name)),
+                    (_, Some(raw)) => {
+                        ToolOutcome::Text(format!("Error: arguments are not valid JSON: {raw}"))
+                    }
+                    (Some(t), None) => tools::call(t, &call.arguments, tool_ctx).await,
+                };
+                (i, outcome)
+            }
+        })
+        .collect();
+    let mut left = todo.len();
+    while let Some((i, outcome)) = running.next().await {
+        left -= 1;
+        let event = match outcome {
+            ToolOutcome::Text(t) => {
+                let status = if answer_failed(&t) {
+                    "failed"
+                } else {
+                    "success"
+                };
+                batch.answers[i] = Some(t);
+                Some(tool_event(&batch.calls[i], tools, saver.agent, status))
+            }
+            ToolOutcome::AskHuman { question } => {
+                batch.waiting.push(i);
+                batch.question.get_or_insert(question);
+                None
+            }
+        };
+        if left == 0 {
+            return Ok(event.into_iter().collect());
+        }
+        th.pending = Some(batch.clone());
+        saver.save(th, event.into_iter().collect()).await?;
+        th.pending = None;
+    }
+    Ok(vec![])
 }

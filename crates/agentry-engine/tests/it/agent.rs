@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-struct World {
-    services: Services,
-    caller: Caller,
-    fake: FakeProvider,
+pub(crate) struct World {
+    pub services: Services,
+    pub caller: Caller,
+    pub fake: FakeProvider,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -24,7 +24,7 @@ impl Drop for World {
     }
 }
 
-async fn world(db: agentry_store::Db) -> World {
+pub(crate) async fn world(db: agentry_store::Db) -> World {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let services = Services::new(db);
     let key = services
@@ -37,7 +37,13 @@ async fn world(db: agentry_store::Db) -> World {
     let (stop, rx) = tokio::sync::watch::channel(false);
     let orch = Arc::new(Orchestrator::new(
         services.clone(),
-        NodeEnv::default(),
+        NodeEnv {
+            // Workflow ids repeat between tests and backends; workspaces must not.
+            workspace_root: Some(
+                std::env::temp_dir().join(format!("agentry-test-workspaces-{}", ulid::Ulid::generate())),
+            ),
+            ..Default::default()
+        },
         "test".into(),
     ));
     spawn_workers(orch, 2, rx);
@@ -50,7 +56,12 @@ async fn world(db: agentry_store::Db) -> World {
 }
 
 /// trigger → agent (model `gpt-4o-mini` on the fake provider) with the given tool nodes.
-async fn agent_workflow(w: &World, name: &str, tools: &[&str], agent_extra: Value) -> String {
+pub(crate) async fn agent_workflow(
+    w: &World,
+    name: &str,
+    tools: &[&str],
+    agent_extra: Value,
+) -> String {
     let s = &w.services;
     let cred = s
         .create_credential(&w.caller, serde_json::from_value(json!({
@@ -125,7 +136,7 @@ async fn agent_workflow(w: &World, name: &str, tools: &[&str], agent_extra: Valu
     wf.slug
 }
 
-async fn wait_for(w: &World, id: &str, want: &[&str]) -> executions::ExecutionRow {
+pub(crate) async fn wait_for(w: &World, id: &str, want: &[&str]) -> executions::ExecutionRow {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let row = executions::get(&w.services.db, id)
@@ -144,7 +155,7 @@ async fn wait_for(w: &World, id: &str, want: &[&str]) -> executions::ExecutionRo
     }
 }
 
-fn messages(body: &Value) -> Vec<Value> {
+pub(crate) fn messages(body: &Value) -> Vec<Value> {
     body["messages"].as_array().cloned().unwrap_or_default()
 }
 
