@@ -221,15 +221,15 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
         .collect();
     let tools: Vec<Tool> = tools::resolve(&tool_nodes, env.services, env.owner_id).await;
     let specs: Vec<agentry_llm::ToolSpec> = tools.iter().map(tools::spec).collect();
-    let tool_ctx = ToolCtx {
-        env: ctx.env,
-        services: env.services,
-        execution_id: ctx.execution_id,
-        workflow_slug: &env.snapshot.slug,
+    let tool_ctx = std::sync::Arc::new(ToolCtx {
+        env: ctx.env.clone(),
+        services: env.services.clone(),
+        execution_id: ctx.execution_id.to_string(),
+        workflow_slug: env.snapshot.slug.clone(),
         workflow_id: env.snapshot.workflow_id,
         owner_id: env.owner_id,
-        agent: node,
-    };
+        agent: node.clone(),
+    });
 
     let (tid, exec_scope) = thread_id(env, &ctx, memory);
     let db = &env.services.db;
@@ -523,32 +523,35 @@ async fn run_batch(
     th: &mut Thread,
     batch: &mut PendingBatch,
     tools: &[Tool],
-    tool_ctx: &ToolCtx<'_>,
+    tool_ctx: &std::sync::Arc<ToolCtx>,
     saver: &Saver<'_>,
 ) -> Result<Vec<Value>, NodeError> {
-    use futures_util::StreamExt;
     let todo: Vec<usize> = (0..batch.calls.len())
         .filter(|i| batch.answers[*i].is_none() && !batch.waiting.contains(i))
         .collect();
-    let mut running: futures_util::stream::FuturesUnordered<_> = todo
-        .iter()
-        .map(|&i| {
-            let call = batch.calls[i].clone();
-            async move {
-                let tool = tools.iter().find(|t| t.name == call.name);
-                let outcome = match (tool, call.invalid_arguments()) {
-                    (None, _) => ToolOutcome::Text(format!("Error: unknown tool '{}'", call.name)),
-                    (_, Some(raw)) => {
-                        ToolOutcome::Text(format!("Error: arguments are not valid JSON: {raw}"))
-                    }
-                    (Some(t), None) => tools::call(t, &call.arguments, tool_ctx).await,
-                };
-                (i, outcome)
-            }
-        })
-        .collect();
+    // Each call is its own task: while one finished call's answer is being checkpointed, the
+    // others keep running (and keep any connection they hold moving).
+    let mut running = tokio::task::JoinSet::new();
+    for &i in &todo {
+        let call = batch.calls[i].clone();
+        let tool = tools.iter().find(|t| t.name == call.name).cloned();
+        let ctx = tool_ctx.clone();
+        running.spawn(async move {
+            let outcome = match (tool, call.invalid_arguments()) {
+                (None, _) => ToolOutcome::Text(format!("Error: unknown tool '{}'", call.name)),
+                (_, Some(raw)) => {
+                    ToolOutcome::Text(format!("Error: arguments are not valid JSON: {raw}"))
+                }
+                (Some(t), None) => tools::call(&t, &call.arguments, &ctx).await,
+            };
+            (i, outcome)
+        });
+    }
     let mut left = todo.len();
-    while let Some((i, outcome)) = running.next().await {
+    while let Some(joined) = running.join_next().await {
+        let (i, outcome) = joined.map_err(|e| {
+            NodeError::transient("tool_panic", format!("a tool call stopped abnormally: {e}"))
+        })?;
         left -= 1;
         let event = match outcome {
             ToolOutcome::Text(t) => {

@@ -31,14 +31,14 @@ const KILL_PHASE: Duration = Duration::from_secs(90);
 const FINISH: Duration = Duration::from_secs(60);
 
 /// A running `agentry serve`; SIGKILLed on drop.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Server {
     /// Starts `agentry serve --workers 2` on port 0 and reads the URL it prints.
-    fn start(db_url: &str, data_dir: &Path) -> Server {
+    pub(crate) fn start(db_url: &str, data_dir: &Path) -> Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -78,7 +78,7 @@ impl Server {
     }
 
     /// SIGKILL: no drain, no graceful anything.
-    fn kill9(mut self) {
+    pub(crate) fn kill9(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -2,6 +2,7 @@
 //! line and its HTTP API, on SQLite and (when configured) PostgreSQL; the engine runs in-process
 //! with the server (`engine`) and as a real process killed with SIGKILL (`kill9`).
 
+mod agents;
 mod cli;
 mod engine;
 mod kill9;

@@ -80,7 +80,10 @@ impl Harness {
         let (stop_workers, stop_rx) = watch::channel(false);
         let orchestrator = Arc::new(Orchestrator::new(
             services.clone(),
-            NodeEnv::default(),
+            NodeEnv {
+                public_url: Some(base.clone()),
+                ..Default::default()
+            },
             format!("test-{}", ulid_like()),
         ));
         let workers = agentry_engine::worker::spawn_workers(orchestrator, 2, stop_rx);

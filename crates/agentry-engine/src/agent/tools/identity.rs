@@ -3,7 +3,7 @@
 use super::ToolCtx;
 use serde_json::{Value, json};
 
-pub(super) fn whoami(ctx: &ToolCtx<'_>) -> Value {
+pub(super) fn whoami(ctx: &ToolCtx) -> Value {
     let prompt = ctx
         .agent
         .config

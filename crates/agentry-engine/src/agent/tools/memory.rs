@@ -28,7 +28,7 @@ fn procedure_json(m: &MemoryRow) -> Value {
     json!({"type": "procedure", "name": m.key, "description": goal})
 }
 
-pub(super) async fn recall(tool: &Tool, args: &Value, ctx: &ToolCtx<'_>) -> String {
+pub(super) async fn recall(tool: &Tool, args: &Value, ctx: &ToolCtx) -> String {
     let Some(owner) = ctx.owner_id else {
         return "Error reading memory: the workflow has no owner".into();
     };
@@ -42,7 +42,7 @@ async fn recall_for(
     owner: i64,
     tool: &Tool,
     args: &Value,
-    ctx: &ToolCtx<'_>,
+    ctx: &ToolCtx,
 ) -> Result<String, agentry_store::StoreError> {
     let db = &ctx.services.db;
     let extra = tool.node.extra();
@@ -121,7 +121,7 @@ async fn recall_for(
     Ok(Value::Array(out).to_string())
 }
 
-pub(super) async fn remember(tool: &Tool, args: &Value, ctx: &ToolCtx<'_>) -> String {
+pub(super) async fn remember(tool: &Tool, args: &Value, ctx: &ToolCtx) -> String {
     let key = arg(args, "key").trim().to_string();
     let value = arg(args, "value");
     if key.is_empty() {

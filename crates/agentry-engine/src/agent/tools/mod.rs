@@ -37,17 +37,19 @@ pub struct Tool {
     pub node: SnapNode,
 }
 
-/// Everything a tool call may need to know about where it runs.
-pub struct ToolCtx<'a> {
-    pub env: &'a NodeEnv,
-    pub services: &'a Services,
-    pub execution_id: &'a str,
-    pub workflow_slug: &'a str,
+/// Everything a tool call may need to know about where it runs. Owned, so each call of a
+/// batch runs as its own task (see `run_batch`).
+#[derive(Clone)]
+pub struct ToolCtx {
+    pub env: NodeEnv,
+    pub services: Services,
+    pub execution_id: String,
+    pub workflow_slug: String,
     pub workflow_id: i64,
     /// Owner of the hosting workflow: memory scope, platform_api identity.
     pub owner_id: Option<i64>,
     /// The agent node the tools are attached to.
-    pub agent: &'a SnapNode,
+    pub agent: SnapNode,
 }
 
 const SUPPORTED: &[&str] = &[
@@ -186,7 +188,7 @@ fn arg(args: &Value, key: &str) -> String {
 }
 
 /// Runs one tool call.
-pub async fn call(tool: &Tool, args: &Value, ctx: &ToolCtx<'_>) -> ToolOutcome {
+pub async fn call(tool: &Tool, args: &Value, ctx: &ToolCtx) -> ToolOutcome {
     let text = match tool.name {
         "calculator" => match calculator::evaluate(&arg(args, "expression")) {
             Ok(v) => calculator::format(v),

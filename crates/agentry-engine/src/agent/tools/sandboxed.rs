@@ -14,7 +14,7 @@ const NO_SANDBOX: &str =
 /// Output kept by `run_command`: longer output keeps its head and tail.
 const OUTPUT_LIMIT: usize = 50_000;
 
-async fn sandbox(ctx: &ToolCtx<'_>) -> Result<Arc<Sandbox>, String> {
+async fn sandbox(ctx: &ToolCtx) -> Result<Arc<Sandbox>, String> {
     match ctx.env.sandbox.clone() {
         Some(s) => Ok(s),
         None => match tokio::task::spawn_blocking(Sandbox::detect).await {
@@ -41,7 +41,7 @@ fn seconds(tool: &Tool, keys: &[&str], default: u64) -> u64 {
         .clamp(1, 3600)
 }
 
-pub(super) async fn code_tool(tool: &Tool, args: &Value, ctx: &ToolCtx<'_>) -> String {
+pub(super) async fn code_tool(tool: &Tool, args: &Value, ctx: &ToolCtx) -> String {
     let code = arg(args, "code");
     if code.trim().is_empty() {
         return "Error: No code provided to execute".into();
@@ -118,7 +118,7 @@ fn bash_report(out: &SandboxOutput, timeout: u64) -> String {
 }
 
 /// The persistent `/sandbox` of a workflow: `{workspace root}/workflow-{id}`.
-fn workspace(ctx: &ToolCtx<'_>) -> std::io::Result<PathBuf> {
+fn workspace(ctx: &ToolCtx) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
     let root = ctx
         .env
@@ -134,7 +134,7 @@ fn workspace(ctx: &ToolCtx<'_>) -> std::io::Result<PathBuf> {
     dir.canonicalize()
 }
 
-pub(super) async fn run_command(tool: &Tool, command: &str, ctx: &ToolCtx<'_>) -> String {
+pub(super) async fn run_command(tool: &Tool, command: &str, ctx: &ToolCtx) -> String {
     if command.trim().is_empty() {
         return "Error: command is required".into();
     }

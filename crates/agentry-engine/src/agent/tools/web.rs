@@ -104,7 +104,7 @@ pub(super) async fn web_search(tool: &Tool, query: &str) -> String {
 
 /// Calls `{public url}{path}`. The base URL is the server's (never the model's), and `path`
 /// must be a path, so the key can only ever reach this platform.
-pub(super) async fn platform_api(args: &Value, ctx: &ToolCtx<'_>) -> String {
+pub(super) async fn platform_api(args: &Value, ctx: &ToolCtx) -> String {
     let method = match arg(args, "method").trim().to_uppercase().as_str() {
         "" => "GET".to_string(),
         m => m.to_string(),
@@ -126,7 +126,7 @@ pub(super) async fn platform_api(args: &Value, ctx: &ToolCtx<'_>) -> String {
         "" => match ctx.owner_id {
             Some(owner) => match ctx
                 .services
-                .mint_execution_key(owner, ctx.execution_id)
+                .mint_execution_key(owner, &ctx.execution_id)
                 .await
             {
                 Ok(k) => k,
