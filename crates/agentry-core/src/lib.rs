@@ -15,6 +15,7 @@ pub mod operators;
 pub mod page;
 pub mod patch;
 pub mod pricing;
+pub mod registry;
 pub mod run;
 pub mod schedule;
 pub mod time;
