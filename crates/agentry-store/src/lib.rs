@@ -17,7 +17,8 @@
 //! so nothing is published for a change that did not happen.
 //!
 //! One module per table: [`users`], [`api_keys`], [`workflows`], [`nodes`], [`edges`], [`events`],
-//! [`executions`], [`node_runs`], [`jobs`], [`waits`], [`confirmations`], [`credentials`], [`checkpoints`], [`memories`].
+//! [`executions`], [`node_runs`], [`jobs`], [`waits`], [`confirmations`], [`credentials`], [`checkpoints`], [`memories`],
+//! [`epics`], [`tasks`].
 
 #[macro_use]
 mod macros;
@@ -27,6 +28,7 @@ pub mod confirmations;
 pub mod credentials;
 mod db;
 pub mod edges;
+pub mod epics;
 mod error;
 pub mod events;
 pub mod executions;
@@ -34,6 +36,7 @@ pub mod jobs;
 pub mod memories;
 pub mod node_runs;
 pub mod nodes;
+pub mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod users;

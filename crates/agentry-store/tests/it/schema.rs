@@ -1,11 +1,18 @@
-//! The two migration sets must produce the same tables and columns.
+//! The two migration sets must produce the same tables and columns. Full-text search is the
+//! one deliberate difference (0005_registry): SQLite keeps FTS5 tables (`*_fts` and their
+//! `*_fts_*` shadow tables), PostgreSQL a generated `search_tsv` column; both are left out.
 
 use agentry_store::Backend;
 use agentry_store::testing;
 use std::collections::BTreeSet;
 
+/// Backend-specific full-text structures (see the module comment).
+fn is_search_structure(table: &str, column: &str) -> bool {
+    table.ends_with("_fts") || table.contains("_fts_") || column == "search_tsv"
+}
+
 async fn columns(db: &agentry_store::Db) -> BTreeSet<(String, String)> {
-    match db.read() {
+    let all = match db.read() {
         Backend::Sqlite(pool) => {
             let tables: Vec<String> = sqlx::query_scalar(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
@@ -36,7 +43,10 @@ async fn columns(db: &agentry_store::Db) -> BTreeSet<(String, String)> {
         .expect("columns")
         .into_iter()
         .collect(),
-    }
+    };
+    all.into_iter()
+        .filter(|(t, c)| !is_search_structure(t, c))
+        .collect()
 }
 
 #[tokio::test]
