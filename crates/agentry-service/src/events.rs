@@ -58,7 +58,8 @@ pub fn envelope(e: &Event) -> Value {
 }
 
 impl Services {
-    /// May the caller subscribe to `channel`? (`workflow:` its own workflows; admins any.)
+    /// May the caller subscribe to `channel`? (`workflow:` its own workflows, `execution:`
+    /// executions it may see, `epic:` its own epics; admins any.)
     /// Kinds of channel that later parts of the system add answer here too.
     pub async fn can_read_channel(&self, caller: &Caller, channel: &str) -> ServiceResult<bool> {
         if caller.is_admin() {
@@ -70,6 +71,10 @@ impl Services {
         }
         if let Some(id) = channel.strip_prefix("execution:") {
             return Ok(self.visible_execution(caller, id).await.is_ok());
+        }
+        if let Some(id) = channel.strip_prefix("epic:") {
+            let scope = crate::registry::Scope::of(caller);
+            return Ok(self.visible_epic(scope, id).await.is_ok());
         }
         Ok(false)
     }

@@ -20,6 +20,7 @@ mod error;
 pub mod events;
 pub mod executions;
 pub mod nodes;
+pub mod registry;
 pub mod schedules;
 pub mod secrets;
 pub mod signature;
