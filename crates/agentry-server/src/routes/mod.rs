@@ -3,9 +3,11 @@
 pub mod auth;
 pub mod credentials;
 pub mod edges;
+pub mod epics;
 pub mod executions;
 pub mod health;
 pub mod nodes;
+pub mod tasks;
 pub mod users;
 pub mod workflows;
 
@@ -25,6 +27,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(edges::routes())
         .merge(executions::routes())
         .merge(credentials::routes())
+        .merge(epics::routes())
+        .merge(tasks::routes())
 }
 
 /// `limit` / `offset` query parameters.

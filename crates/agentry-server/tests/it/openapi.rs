@@ -38,6 +38,19 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("/api/v1/credentials/{id}/", &["delete", "get", "patch"]),
     ("/api/v1/credentials/{id}/test/", &["post"]),
     ("/api/v1/credentials/{id}/models/", &["get"]),
+    ("/api/v1/epics/", &["get", "post"]),
+    ("/api/v1/epics/search/", &["post"]),
+    ("/api/v1/epics/batch-delete/", &["post"]),
+    ("/api/v1/epics/{epic_id}/", &["delete", "get", "patch"]),
+    ("/api/v1/epics/{epic_id}/tasks/", &["get"]),
+    ("/api/v1/epics/{epic_id}/progress/", &["get"]),
+    ("/api/v1/tasks/", &["get", "post"]),
+    ("/api/v1/tasks/actionable/", &["get"]),
+    ("/api/v1/tasks/search/", &["post"]),
+    ("/api/v1/tasks/batch-delete/", &["post"]),
+    ("/api/v1/tasks/{task_id}/", &["delete", "get", "patch"]),
+    ("/api/v1/tasks/{task_id}/retry/", &["post"]),
+    ("/api/v1/tasks/{task_id}/cancel/", &["post"]),
 ];
 
 /// Routes anyone may call (api.md §1 "Auth").
