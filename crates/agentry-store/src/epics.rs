@@ -317,7 +317,12 @@ pub async fn search(
     let backend = db.read();
     let cond = filter_sql(&backend);
     let (from, score, matches, query) = if terms.is_empty() {
-        ("epics e", "0.0", "($5 IS NULL)", None)
+        (
+            "epics e",
+            "CAST(0 AS DOUBLE PRECISION)",
+            "($5 IS NULL)",
+            None,
+        )
     } else {
         let (from, score, matches, query) = sql_for!(backend,
         sqlite: (

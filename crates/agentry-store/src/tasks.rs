@@ -284,7 +284,7 @@ pub async fn search(
     let (from, score, matches, query) = if terms.is_empty() {
         (
             "tasks t JOIN epics e ON e.id = t.epic_id",
-            "0.0",
+            "CAST(0 AS DOUBLE PRECISION)",
             "($6 IS NULL)",
             None,
         )

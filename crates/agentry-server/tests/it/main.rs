@@ -9,5 +9,6 @@ mod bad_input;
 mod credentials;
 mod nodes_edges;
 mod openapi;
+mod registry;
 mod websocket;
 mod workflows;

@@ -155,9 +155,7 @@ impl Services {
                 let cancellable =
                     TaskStatus::parse(&t.status).is_some_and(TaskStatus::is_cancellable_by_epic);
                 if let (true, Some(exec)) = (cancellable, &t.execution_id)
-                    && self
-                        .owns_execution(current.user_profile_id, scope, exec)
-                        .await?
+                    && owns_execution_in(&mut tx, current.user_profile_id, scope, exec).await?
                 {
                     crate::executions::cancel_tree_in(&mut tx, exec, true).await?;
                     cancelled_execs.push(exec.clone());
@@ -213,32 +211,6 @@ impl Services {
         Ok(EpicOut::from(&row))
     }
 
-    /// May the epic's owner (or an admin scope) cancel this execution? A task's `execution_id`
-    /// is writable through PATCH, so it must never become a way to cancel someone else's run.
-    pub(crate) async fn owns_execution(
-        &self,
-        epic_owner: Option<i64>,
-        scope: Scope,
-        execution_id: &str,
-    ) -> ServiceResult<bool> {
-        if scope.is_admin {
-            return Ok(true);
-        }
-        let Some(owner) = epic_owner else {
-            return Ok(false);
-        };
-        let Some(row) = executions::get(&self.db, execution_id).await? else {
-            return Ok(false);
-        };
-        if row.user_profile_id == Some(owner) {
-            return Ok(true);
-        }
-        let wf_owner = workflows::get(&self.db, row.workflow_id)
-            .await?
-            .map(|w| w.owner_id);
-        Ok(wf_owner == Some(owner))
-    }
-
     /// `DELETE /epics/{id}/` (tasks cascade).
     pub async fn delete_epic(&self, scope: Scope, id: &str) -> ServiceResult<()> {
         self.visible_epic(scope, id).await?;
@@ -261,11 +233,15 @@ impl Services {
                 "at most 1000 per request",
             ));
         }
-        let mut tx = self.db.begin().await?;
+        // Scope first: no pool reads while the transaction holds a connection.
+        let mut visible = vec![];
         for id in rules::dedup_ids(ids.iter().cloned()) {
-            if self.visible_epic(scope, &id).await.is_err() {
-                continue;
+            if self.visible_epic(scope, &id).await.is_ok() {
+                visible.push(id);
             }
+        }
+        let mut tx = self.db.begin().await?;
+        for id in visible {
             if store::delete(&mut tx, &id).await? {
                 tx.emit(NewEvent::new(
                     super::channel(&id),
@@ -332,6 +308,33 @@ impl Services {
             total,
         })
     }
+}
+
+/// May the epic's owner (or an admin scope) cancel this execution? A task's `execution_id`
+/// is writable through PATCH, so it must never become a way to cancel someone else's run.
+/// Reads inside `tx` (locking the execution on PostgreSQL, which the cancel needs anyway).
+pub(crate) async fn owns_execution_in(
+    tx: &mut Tx,
+    epic_owner: Option<i64>,
+    scope: Scope,
+    execution_id: &str,
+) -> ServiceResult<bool> {
+    let Some(exec) = executions::get_full_for_update(tx, execution_id, false).await? else {
+        return Ok(false);
+    };
+    if scope.is_admin {
+        return Ok(true);
+    }
+    let Some(owner) = epic_owner else {
+        return Ok(false);
+    };
+    if exec.row.user_profile_id == Some(owner) {
+        return Ok(true);
+    }
+    let wf_owner = workflows::get_in(tx, exec.row.workflow_id)
+        .await?
+        .map(|w| w.owner_id);
+    Ok(wf_owner == Some(owner))
 }
 
 /// §6 cascade: every `pending`/`blocked`/`running` task of the epic → `cancelled`, with a

@@ -401,9 +401,7 @@ impl Services {
         let mut tx = self.db.begin().await?;
         let mut execution_cancelled = false;
         if let Some(exec) = &task.execution_id
-            && self
-                .owns_execution(epic.user_profile_id, scope, exec)
-                .await?
+            && super::epics::owns_execution_in(&mut tx, epic.user_profile_id, scope, exec).await?
         {
             // Before the epic lock: execution → epic is the one lock order (module doc).
             let before =
