@@ -5,7 +5,7 @@
 //! execution and procedural memory, driven through the service on the same database.
 
 use crate::support::{Client, TestServer, Ws, detail};
-use agentry_service::registry::sync_task_from_execution;
+use agentry_service::registry::{link_task_in, sync_task_from_execution};
 use agentry_store::executions::{self, NewExecution, Totals};
 use agentry_store::testing;
 use serde_json::{Value, json};
@@ -1262,7 +1262,33 @@ async fn engine_sync_mirrors_executions_and_adds_up_attempts() {
         c.post(&format!("/api/v1/tasks/{t}/retry/"), json!({}))
             .await;
         let x2 = execution(&s, &wf, me, "running").await;
-        c.patch(&format!("/api/v1/tasks/{t}/"), link(&x2)).await;
+        // The engine's spawn link (delegation.md §4): only the epic owner's tasks.
+        let wf_id = wf["id"].as_i64().expect("workflow id");
+        let mut tx = s.db().begin().await.expect("begin");
+        let foreign = link_task_in(&mut tx, &t, me + 1000, &x2, wf_id, "child", None).await;
+        let linked = link_task_in(&mut tx, &t, me, &x2, wf_id, "child", None).await;
+        tx.commit().await.expect("commit");
+        assert_eq!(
+            (foreign.ok(), linked.ok()),
+            (Some(false), Some(true)),
+            "[{b}]"
+        );
+        let running = get(&c, &format!("/api/v1/tasks/{t}/")).await;
+        assert_eq!(
+            (
+                running["status"].clone(),
+                running["execution_id"].clone(),
+                running["workflow_id"].clone(),
+                running["workflow_source"].clone()
+            ),
+            (
+                json!("running"),
+                json!(x2),
+                wf["id"].clone(),
+                json!("existing")
+            ),
+            "[{b}]"
+        );
         finish(
             &s,
             &x2,

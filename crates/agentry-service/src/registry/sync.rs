@@ -165,3 +165,44 @@ pub async fn add_epic_overhead_in(
     }
     Ok(())
 }
+
+/// delegation.md §4 "Task link": a child execution spawned with `task_id` takes the task over:
+/// `execution_id`, `status = running` (bypassing the transition table, registry.md §3),
+/// `started_at`, the child's workflow id and slug, `workflow_source` (`existing` unless given),
+/// and a `task_updated` (+ `epic_updated` when counters move). Only a task of an epic owned by
+/// `user_id` (the user the child runs as) is linked; unknown or foreign ids return `false` and
+/// change nothing (the spawn goes on). Call it in the transaction that creates the child.
+pub async fn link_task_in(
+    tx: &mut Tx,
+    task_id: &str,
+    user_id: i64,
+    execution_id: &str,
+    workflow_id: i64,
+    workflow_slug: &str,
+    workflow_source: Option<&str>,
+) -> ServiceResult<bool> {
+    let Some(task) = store::get_in(tx, task_id).await? else {
+        return Ok(false);
+    };
+    let Some(epic) = epic_store::lock(tx, &task.epic_id).await? else {
+        return Ok(false);
+    };
+    if epic.user_profile_id != Some(user_id) {
+        return Ok(false);
+    }
+    let Some(mut t) = store::get_in(tx, task_id).await? else {
+        return Ok(false);
+    };
+    let now = now_ms();
+    t.execution_id = Some(execution_id.to_string());
+    t.workflow_id = Some(workflow_id);
+    t.workflow_slug = Some(workflow_slug.to_string());
+    t.workflow_source = workflow_source.unwrap_or("existing").to_string();
+    set_status(&mut t, TaskStatus::Running, now);
+    store::save(tx, &t, now).await?;
+    if let Some(fresh) = store::get_in(tx, task_id).await? {
+        emit_task(tx, "task_updated", &fresh);
+    }
+    recount_and_announce(tx, &t.epic_id).await?;
+    Ok(true)
+}
