@@ -45,6 +45,9 @@
 //! assert_eq!(again.graph.nodes, graph.nodes);
 //! ```
 
+// Tests may unwrap (inputs are literals); library code may not (the workspace lint).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod compile;
 pub mod document;
 pub mod error;
