@@ -12,7 +12,7 @@
 //! | text → typed document, §2 checks | [`parse`] (YAML or JSON) | §1–2 |
 //! | create mode → graph | [`compile`] → [`CompiledWorkflow`] | §3–6, §12 |
 //! | fork mode → graph | [`fork`] / [`apply_patches`] on a [`GraphSnapshot`] | §10 |
-//! | models, `inherit` options | service resolves each [`ModelRef`]; [`CompiledWorkflow::finalize`] fills them in | §4, §6, §7 |
+//! | models, `inherit` options | the service gathers credentials + model lists into a [`ResolveContext`] (pure §7 rules), [`CompiledWorkflow::finalize`] fills them in | §4, §6, §7 |
 //! | graph → text | [`export`] (explicit form) | §12 |
 //!
 //! Every function reports **all** errors it finds as [`DslError`]s carrying the spec's exact
@@ -56,6 +56,7 @@ pub mod graph;
 pub mod model;
 pub mod parse;
 pub mod patch;
+pub mod resolve;
 pub mod steps;
 pub mod yaml;
 
@@ -69,6 +70,7 @@ pub use model::{
 };
 pub use parse::{parse, parse_json};
 pub use patch::{apply_patches, fork};
+pub use resolve::{CredentialModels, ParentModel, ResolveContext};
 
 /// Parses and compiles a create-mode document in one go; a fork document is an error here
 /// (it needs its source graph: use [`parse`] then [`fork`]).
