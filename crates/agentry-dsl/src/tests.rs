@@ -716,7 +716,7 @@ fn switch_and_loop_errors() {
 
 #[test]
 fn graph_checks_run_after_compile() {
-    // A loop feeding an agent: array → messages is a type mismatch (engine.md §9).
+    // A human gate feeding an agent: boolean → messages is a type mismatch (engine.md §9).
     assert_eq!(
         messages("name: x\nsteps:\n  - {id: h, type: human}\n  - {id: a, type: agent}\n"),
         vec![
@@ -739,6 +739,17 @@ fn switch_rule_defaults_and_unclaimed_step_after_switch() {
         ["trigger_workflow_1 -> s", "s -> a [conditional=a]"],
         "an unclaimed step right after a switch gets no incoming edge"
     );
+}
+
+#[test]
+fn a_200_step_document_compiles() {
+    let mut text = String::from("name: Big\ntrigger: manual\nsteps:\n");
+    for i in 0..200 {
+        text += &format!("  - {{id: s{i}, type: code, snippet: 'return {i}'}}\n");
+    }
+    let g = build(&text);
+    assert_eq!((g.nodes.len(), g.edges.len()), (201, 200));
+    assert_eq!(edges(&g)[199], "s198 -> s199");
 }
 
 // ---------- models ----------
