@@ -39,9 +39,10 @@ pub(crate) async fn world(db: agentry_store::Db) -> World {
         services.clone(),
         NodeEnv {
             // Workflow ids repeat between tests and backends; workspaces must not.
-            workspace_root: Some(
-                std::env::temp_dir().join(format!("agentry-test-workspaces-{}", ulid::Ulid::generate())),
-            ),
+            workspace_root: Some(std::env::temp_dir().join(format!(
+                "agentry-test-workspaces-{}",
+                ulid::Ulid::generate()
+            ))),
             ..Default::default()
         },
         "test".into(),
