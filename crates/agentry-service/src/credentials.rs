@@ -466,7 +466,7 @@ impl Services {
         Ok(detail)
     }
 
-    fn client_for(
+    pub(crate) fn client_for(
         &self,
         row: &CredentialRow,
         options: ClientOptions,

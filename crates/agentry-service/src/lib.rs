@@ -14,6 +14,7 @@ pub mod auth;
 pub mod caller;
 pub mod chat;
 pub mod credentials;
+pub mod dsl;
 pub mod dto;
 pub mod edges;
 mod error;
@@ -41,6 +42,11 @@ pub struct Services {
     pub work: std::sync::Arc<tokio::sync::Notify>,
     /// Seals credential secrets at rest (`secrets`); the same key in every process.
     pub secrets: std::sync::Arc<secrets::SecretBox>,
+    /// The base URL clients reach this deployment at (`--public-url`), for links such as a
+    /// DSL-built webhook workflow's `webhook_url`; `None` where unknown.
+    pub public_url: Option<String>,
+    /// Credentials' model lists for DSL model resolution (`dsl`).
+    pub(crate) model_lists: std::sync::Arc<dsl::ModelListCache>,
 }
 
 impl Services {
@@ -56,6 +62,8 @@ impl Services {
             bus: EventBus::new(),
             work: Default::default(),
             secrets: std::sync::Arc::new(secrets),
+            public_url: None,
+            model_lists: Default::default(),
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod credentials;
+pub mod dsl;
 pub mod edges;
 pub mod epics;
 pub mod executions;
@@ -23,6 +24,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(auth::routes())
         .merge(users::routes())
         .merge(workflows::routes())
+        .merge(dsl::routes())
         .merge(nodes::routes())
         .merge(edges::routes())
         .merge(executions::routes())

@@ -23,6 +23,9 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("/api/v1/workflows/batch-delete/", &["post"]),
     ("/api/v1/workflows/{slug}/", &["delete", "get", "patch"]),
     ("/api/v1/workflows/{slug}/validate/", &["post"]),
+    ("/api/v1/workflows/validate-dsl/", &["post"]),
+    ("/api/v1/workflows/dsl/", &["post"]),
+    ("/api/v1/workflows/{slug}/dsl/", &["get"]),
     ("/api/v1/workflows/{slug}/nodes/", &["get", "post"]),
     (
         "/api/v1/workflows/{slug}/nodes/{node_id}/",
