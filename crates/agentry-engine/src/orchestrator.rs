@@ -408,6 +408,23 @@ impl Orchestrator {
             return self.fail_execution(job, &msg, Some("timeout")).await;
         }
 
+        // The epic budget gate of a delegated execution (registry.md §8): the node does not
+        // run; the execution fails and its task mirrors the failure.
+        let used = &book.usage;
+        if let Some(msg) = agentry_service::registry::budget_check(
+            &self.services.db,
+            &exec_id,
+            used.input_tokens + used.output_tokens,
+            used.cost_usd,
+        )
+        .await?
+        {
+            let msg: String = msg.chars().take(2000).collect();
+            return self
+                .fail_execution(job, &msg, Some("budget_exceeded"))
+                .await;
+        }
+
         // Tell watchers the node runs (unless the commit that queued it already did).
         if job.payload.0.get("announced").and_then(Value::as_bool) != Some(true) {
             let mut tx = self.services.db.begin().await?;

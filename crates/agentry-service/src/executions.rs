@@ -242,6 +242,10 @@ pub async fn finish_in(tx: &mut Tx, row: &ExecutionRow, f: Finish<'_>) -> Servic
         };
         report_to_parent(tx, parent, &row.parent_node_id, &row.id, slot).await?;
     }
+    // A task that delegated to this execution mirrors its end (registry.md §5). After the
+    // parent report, so locks go child → parent → epic, the order a spawning parent takes
+    // (its own row, then the epic of the tasks it links).
+    crate::registry::sync_task_from_execution(tx, &row.id).await?;
     Ok(())
 }
 

@@ -296,6 +296,35 @@ pub async fn list(db: &Db, f: &EpicFilter, page: PageRequest) -> StoreResult<(Ve
     Ok((rows, total))
 }
 
+/// The `search_epics` tool's filter (registry.md §10): the list filters plus `text` as a
+/// case-insensitive substring of the title or the description; newest first, at most `limit`.
+pub async fn list_containing(
+    db: &Db,
+    f: &EpicFilter,
+    text: &str,
+    limit: i64,
+) -> StoreResult<Vec<EpicRow>> {
+    let backend = db.read();
+    let cond = filter_sql(&backend);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM epics e WHERE {cond}
+         AND ($5 = '' OR lower(e.title) LIKE $5 ESCAPE '\\' OR lower(e.description) LIKE $5 ESCAPE '\\')
+         ORDER BY e.created_at DESC, e.seq DESC LIMIT $6"
+    );
+    let pattern = if text.is_empty() {
+        String::new()
+    } else {
+        format!("%{}%", crate::like_escape(&text.to_lowercase()))
+    };
+    let tags = f.tags.as_ref().map(Json);
+    Ok(on!(backend, c => {
+        sqlx::query_as::<_, EpicRow>(AssertSqlSafe(sql.as_str()))
+            .bind(f.owner_id).bind(&f.status).bind(tags).bind(f.workflow_id)
+            .bind(&pattern).bind(limit)
+            .fetch_all(c).await
+    })?)
+}
+
 /// A search hit: the epic and its relevance (higher is better; 0 without a query).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct ScoredEpic {

@@ -187,13 +187,7 @@ pub async fn search(
     );
     let patterns: Vec<String> = words
         .iter()
-        .map(|w| {
-            let escaped = w
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        })
+        .map(|w| format!("%{}%", crate::like_escape(w)))
         .collect();
     Ok(on!(db.read(), c => {
         let mut q = sqlx::query_as::<_, MemoryRow>(AssertSqlSafe(sql.as_str()))

@@ -345,18 +345,33 @@ pub struct EpicBudgetRow {
     pub spent_usd: f64,
 }
 
+const BUDGET_FOR_EXECUTION: &str =
+    "SELECT e.id AS epic_id, e.budget_tokens, e.budget_usd, e.spent_tokens, e.spent_usd
+     FROM tasks t JOIN epics e ON e.id = t.epic_id WHERE t.execution_id = $1
+     ORDER BY t.seq LIMIT 1";
+
 pub async fn budget_for_execution_in(
     tx: &mut Tx,
     execution_id: &str,
 ) -> StoreResult<Option<EpicBudgetRow>> {
     Ok(on!(tx tx, c => {
-        sqlx::query_as::<_, EpicBudgetRow>(
-            "SELECT e.id AS epic_id, e.budget_tokens, e.budget_usd, e.spent_tokens, e.spent_usd
-             FROM tasks t JOIN epics e ON e.id = t.epic_id WHERE t.execution_id = $1
-             ORDER BY t.seq LIMIT 1",
-        )
-        .bind(execution_id)
-        .fetch_optional(&mut *c)
-        .await
+        sqlx::query_as::<_, EpicBudgetRow>(BUDGET_FOR_EXECUTION)
+            .bind(execution_id)
+            .fetch_optional(&mut *c)
+            .await
+    })?)
+}
+
+/// [`budget_for_execution_in`] from the read pool (the engine checks before every node).
+pub async fn budget_for_execution(
+    db: &Db,
+    execution_id: &str,
+) -> StoreResult<Option<EpicBudgetRow>> {
+    Ok(on!(db.read(), c => {
+        sqlx::query_as::<_, EpicBudgetRow>(BUDGET_FOR_EXECUTION)
+            .bind(execution_id)
+            .fetch_all(c)
+            .await
+            .map(|rows| rows.into_iter().next())
     })?)
 }

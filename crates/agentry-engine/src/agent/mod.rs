@@ -69,6 +69,37 @@ pub struct Thread {
     /// When each message was added (UTC ms), aligned with `messages` (chat history).
     #[serde(default)]
     pub times: Vec<i64>,
+    /// Where this invocation's model calls are charged in the registry (registry.md §12).
+    #[serde(default)]
+    pub inline: InlineCost,
+}
+
+/// registry.md §12 inline-task cost, per invocation: the task the agent last moved to
+/// `running` through `update_task` (until it leaves `running`), and the epic it last touched
+/// through a registry tool (which takes the calls made with no active task as overhead).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InlineCost {
+    #[serde(default)]
+    pub active_task: Option<String>,
+    #[serde(default)]
+    pub touched_epic: Option<String>,
+}
+
+impl InlineCost {
+    fn apply(&mut self, touch: &tools::RegistryTouch) {
+        if let Some(epic) = &touch.epic_id {
+            self.touched_epic = Some(epic.clone());
+        }
+        match &touch.active {
+            tools::ActiveTask::Keep => {}
+            tools::ActiveTask::Set(task) => self.active_task = Some(task.clone()),
+            tools::ActiveTask::Clear(task) => {
+                if self.active_task.as_ref() == Some(task) {
+                    self.active_task = None;
+                }
+            }
+        }
+    }
 }
 
 impl Thread {
@@ -273,6 +304,7 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
                 th.finished = false;
                 th.steps = 0;
                 th.usage = Usage::default();
+                th.inline = InlineCost::default();
                 let prompt = node
                     .config
                     .get("system_prompt")
@@ -357,9 +389,12 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
         }
         let resp = model.chat(&req).await.map_err(llm_error)?;
         th.steps += 1;
+        let call_tokens = (resp.usage.input_tokens + resp.usage.output_tokens) as i64;
+        let call_usd = resp.usage.cost_usd(&model_name, &pricing);
         th.usage.input_tokens += resp.usage.input_tokens as i64;
         th.usage.output_tokens += resp.usage.output_tokens as i64;
-        th.usage.cost_usd += resp.usage.cost_usd(&model_name, &pricing);
+        th.usage.cost_usd += call_usd;
+        let charge = Some((call_tokens, call_usd));
         if resp.usage_reported {
             th.usage.llm_calls += 1;
         }
@@ -368,7 +403,7 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
         th.messages.push(resp.message.clone());
         if calls.is_empty() {
             th.finished = true;
-            saver.save(&mut th, vec![]).await?;
+            saver.save_charged(&mut th, vec![], charge).await?;
             break resp.message.content;
         }
         // The batch is part of the checkpoint before any tool runs, so a crash from here on
@@ -378,7 +413,7 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
             .map(|c| tool_event(c, &tools, node, "running"))
             .collect();
         th.pending = Some(PendingBatch::new(calls));
-        saver.save(&mut th, running).await?;
+        saver.save_charged(&mut th, running, charge).await?;
     };
 
     if let Some(owner) = env.owner_id
@@ -455,11 +490,24 @@ struct Saver<'a> {
 
 impl Saver<'_> {
     async fn save(&self, th: &mut Thread, events: Vec<Value>) -> Result<(), NodeError> {
+        self.save_charged(th, events, None).await
+    }
+
+    /// Saves the checkpoint after a model call whose usage (`tokens`, `usd`) goes to the
+    /// registry in the same commit (registry.md §12), so a crash never charges it twice.
+    async fn save_charged(
+        &self,
+        th: &mut Thread,
+        events: Vec<Value>,
+        charge: Option<(i64, f64)>,
+    ) -> Result<(), NodeError> {
         th.stamp();
-        let data = serde_json::to_value(&*th).unwrap_or(Value::Null);
         let db = &self.services.db;
         let node_id = &self.agent.node_id;
-        if events.is_empty() {
+        let charge =
+            charge.filter(|_| th.inline.active_task.is_some() || th.inline.touched_epic.is_some());
+        if charge.is_none() && events.is_empty() {
+            let data = serde_json::to_value(&*th).unwrap_or(Value::Null);
             return agentry_store::checkpoints::save(
                 db,
                 self.thread_id,
@@ -471,6 +519,21 @@ impl Saver<'_> {
             .map_err(store_error);
         }
         let mut tx = db.begin().await.map_err(store_error)?;
+        if let Some((tokens, usd)) = charge {
+            let still_active = agentry_service::registry::charge_agent_call_in(
+                &mut tx,
+                th.inline.active_task.as_deref(),
+                th.inline.touched_epic.as_deref(),
+                tokens,
+                usd,
+            )
+            .await
+            .map_err(|e| NodeError::transient("registry", e.to_string()))?;
+            if !still_active {
+                th.inline.active_task = None;
+            }
+        }
+        let data = serde_json::to_value(&*th).unwrap_or(Value::Null);
         agentry_store::checkpoints::save_in(&mut tx, self.thread_id, self.scope, node_id, &data)
             .await
             .map_err(store_error)?;
@@ -562,6 +625,11 @@ async fn run_batch(
                 };
                 batch.answers[i] = Some(t);
                 Some(tool_event(&batch.calls[i], tools, saver.agent, status))
+            }
+            ToolOutcome::Registry { text, touch } => {
+                th.inline.apply(&touch);
+                batch.answers[i] = Some(text);
+                Some(tool_event(&batch.calls[i], tools, saver.agent, "success"))
             }
             ToolOutcome::AskHuman { question } => {
                 batch.waiting.push(i);

@@ -3,5 +3,6 @@
 mod agent;
 mod agent_tools;
 mod http;
+mod registry_tools;
 mod sandbox;
 mod support;

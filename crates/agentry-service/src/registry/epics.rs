@@ -308,6 +308,31 @@ impl Services {
             total,
         })
     }
+
+    /// The `search_epics` tool's filter (registry.md §10): `status` exact, `tags` any-of,
+    /// `query` a case-insensitive substring of title or description; newest first, `limit`
+    /// clamped to 1..100.
+    pub async fn find_epics(
+        &self,
+        scope: Scope,
+        query: &str,
+        status: Option<String>,
+        tags: Vec<String>,
+        limit: i64,
+    ) -> ServiceResult<Vec<EpicOut>> {
+        if let Some(s) = &status {
+            parse_status(s)?;
+        }
+        let filter = EpicFilter {
+            owner_id: scope.owner_filter(),
+            status,
+            tags: Some(tags).filter(|t| !t.is_empty()),
+            workflow_id: None,
+        };
+        let rows =
+            store::list_containing(&self.db, &filter, query.trim(), limit.clamp(1, 100)).await?;
+        Ok(rows.iter().map(EpicOut::from).collect())
+    }
 }
 
 /// May the epic's owner (or an admin scope) cancel this execution? A task's `execution_id`

@@ -105,19 +105,33 @@ pub async fn budget_check_in(
     used_tokens: i64,
     used_usd: f64,
 ) -> ServiceResult<Option<String>> {
-    let Some(b) = store::budget_for_execution_in(tx, execution_id).await? else {
-        return Ok(None);
-    };
-    Ok(budget_exceeded(
+    let row = store::budget_for_execution_in(tx, execution_id).await?;
+    Ok(over_budget(row, used_tokens, used_usd))
+}
+
+/// [`budget_check_in`] outside a transaction: what the engine runs before every node.
+pub async fn budget_check(
+    db: &agentry_store::Db,
+    execution_id: &str,
+    used_tokens: i64,
+    used_usd: f64,
+) -> ServiceResult<Option<String>> {
+    let row = store::budget_for_execution(db, execution_id).await?;
+    Ok(over_budget(row, used_tokens, used_usd))
+}
+
+fn over_budget(row: Option<store::EpicBudgetRow>, tokens: i64, usd: f64) -> Option<String> {
+    let b = row?;
+    budget_exceeded(
         &Budget {
             budget_tokens: b.budget_tokens,
             budget_usd: b.budget_usd,
             spent_tokens: b.spent_tokens,
             spent_usd: b.spent_usd,
         },
-        used_tokens,
-        used_usd,
-    ))
+        tokens,
+        usd,
+    )
 }
 
 /// registry.md §12 inline-task cost: one LLM call of an agent whose active inline task is
@@ -164,6 +178,32 @@ pub async fn add_epic_overhead_in(
         emit_epic(tx, "epic_updated", &epic);
     }
     Ok(())
+}
+
+/// registry.md §12: where one LLM call of an agent goes. With an active inline task that is
+/// still `running`, its usage is the task's ([`add_task_usage_in`]); otherwise, in a run that
+/// has touched an epic, it is that epic's agent overhead ([`add_epic_overhead_in`]). Returns
+/// whether the task is still active (a task that left `running` by any route stops
+/// collecting). Call it in the transaction that checkpoints the model call, so a crash never
+/// counts a call twice.
+pub async fn charge_agent_call_in(
+    tx: &mut Tx,
+    active_task: Option<&str>,
+    touched_epic: Option<&str>,
+    tokens: i64,
+    usd: f64,
+) -> ServiceResult<bool> {
+    if let Some(task_id) = active_task
+        && let Some(t) = store::get_in(tx, task_id).await?
+        && t.status == TaskStatus::Running.as_str()
+    {
+        add_task_usage_in(tx, task_id, tokens, usd).await?;
+        return Ok(true);
+    }
+    if let Some(epic_id) = touched_epic {
+        add_epic_overhead_in(tx, epic_id, tokens, usd).await?;
+    }
+    Ok(false)
 }
 
 /// delegation.md §4 "Task link": a child execution spawned with `task_id` takes the task over:

@@ -8,6 +8,7 @@
 
 mod identity;
 mod memory;
+pub mod registry;
 mod sandboxed;
 mod web;
 
@@ -19,6 +20,7 @@ use agentry_service::Services;
 use serde_json::{Value, json};
 
 pub use memory::record_episode;
+pub use registry::{ActiveTask, RegistryTouch};
 
 /// What a tool call gives back.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +29,8 @@ pub enum ToolOutcome {
     Text(String),
     /// Park the agent until a person answers `question` (ask_human).
     AskHuman { question: String },
+    /// A registry tool's successful answer and what it touched (inline-task cost).
+    Registry { text: String, touch: RegistryTouch },
 }
 
 /// One tool offered to the model, with the node that contributes it (a synthetic
@@ -79,8 +83,14 @@ pub async fn resolve(
             continue;
         };
         for name in &spec.tool_names {
-            if !SUPPORTED.contains(name) {
+            if !SUPPORTED.contains(name) && !registry::NAMES.contains(name) {
                 tracing::warn!(tool = name, node = %node.node_id, "tool not available in this build; not offered");
+                continue;
+            }
+            if registry::NAMES.contains(name) && owner_id.is_none() {
+                // tools.md §0: only this node's tools are skipped, with a log.
+                tracing::warn!(tool = name, node = %node.node_id,
+                    "{}: the workflow has no owner_id - cannot resolve owner", node.component_type);
                 continue;
             }
             if !out.iter().any(|t| t.name == *name) {
@@ -173,7 +183,9 @@ pub fn spec(tool: &Tool) -> ToolSpec {
             "Run a shell command (/bin/sh -c) in this workflow's sandboxed workspace; files persist between runs.",
             json!({"type": "object", "required": ["command"], "properties": {"command": {"type": "string"}}}),
         ),
-        _ => ("", json!({"type": "object", "properties": {}})),
+        other => {
+            registry::schema(other).unwrap_or(("", json!({"type": "object", "properties": {}})))
+        }
     };
     ToolSpec::new(tool.name, desc, params)
 }
@@ -211,6 +223,7 @@ pub async fn call(tool: &Tool, args: &Value, ctx: &ToolCtx) -> ToolOutcome {
         "platform_api" => web::platform_api(args, ctx).await,
         "code_execute" => sandboxed::code_tool(tool, args, ctx).await,
         "run_command" => sandboxed::run_command(tool, &arg(args, "command"), ctx).await,
+        name if registry::NAMES.contains(&name) => return registry::call(tool, args, ctx).await,
         "recall" => memory::recall(tool, args, ctx).await,
         "remember" => memory::remember(tool, args, ctx).await,
         other => format!("Error: tool '{other}' is not available"),
