@@ -6,3 +6,4 @@ mod http;
 mod registry_tools;
 mod sandbox;
 mod support;
+mod workflow_tool;

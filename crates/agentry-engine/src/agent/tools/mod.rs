@@ -11,6 +11,7 @@ mod memory;
 pub mod registry;
 mod sandboxed;
 mod web;
+mod workflow;
 
 use super::calculator;
 use crate::node::NodeEnv;
@@ -68,6 +69,7 @@ const SUPPORTED: &[&str] = &[
     "web_search",
     "platform_api",
     "run_command",
+    "workflow_create",
 ];
 
 /// The tools of these tool nodes (duplicates offered once; unknown names skipped with a log),
@@ -179,6 +181,15 @@ pub fn spec(tool: &Tool) -> ToolSpec {
                 "body": {"type": "string", "default": "", "description": "JSON text for POST/PATCH"},
                 "api_key": {"type": "string", "default": ""}}}),
         ),
+        "workflow_create" => (
+            "Create (or fork with `based_on`) a workflow from a YAML DSL document; it belongs to \
+             this workflow's owner. Returns {success, workflow_id, slug, node_count, edge_count, \
+             mode} or {success: false, error, errors}.",
+            json!({"type": "object", "required": ["dsl"], "properties": {
+                "dsl": {"type": "string", "description": "YAML DSL (dsl.md)"},
+                "tags": {"type": "string", "default": "",
+                    "description": "comma-separated, added to the new workflow"}}}),
+        ),
         "run_command" => (
             "Run a shell command (/bin/sh -c) in this workflow's sandboxed workspace; files persist between runs.",
             json!({"type": "object", "required": ["command"], "properties": {"command": {"type": "string"}}}),
@@ -223,6 +234,7 @@ pub async fn call(tool: &Tool, args: &Value, ctx: &ToolCtx) -> ToolOutcome {
         "platform_api" => web::platform_api(args, ctx).await,
         "code_execute" => sandboxed::code_tool(tool, args, ctx).await,
         "run_command" => sandboxed::run_command(tool, &arg(args, "command"), ctx).await,
+        "workflow_create" => workflow::workflow_create(args, ctx).await,
         name if registry::NAMES.contains(&name) => return registry::call(tool, args, ctx).await,
         "recall" => memory::recall(tool, args, ctx).await,
         "remember" => memory::remember(tool, args, ctx).await,
