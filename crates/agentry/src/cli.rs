@@ -32,6 +32,37 @@ enum Command {
     /// Manage users without a running server.
     #[command(subcommand)]
     User(UserCommand),
+    /// Create (or fork) a workflow from a DSL file on a running server (`POST
+    /// /api/v1/workflows/dsl/`) as the API key's user; prints the result, or every error with
+    /// its line and column (exit 1).
+    Apply {
+        /// The YAML (or JSON) DSL document; `-` reads standard input.
+        file: PathBuf,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Print a workflow as a DSL document (`GET /api/v1/workflows/{slug}/dsl/`) that `apply`
+    /// turns back into the same nodes and edges.
+    Export {
+        /// The workflow's slug.
+        slug: String,
+        /// Write the document to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+}
+
+/// How `apply` / `export` reach a running server.
+#[derive(Args, Clone)]
+struct RemoteArgs {
+    /// Base URL of a running `agentry serve`.
+    #[arg(long, env = "AGENTRY_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// API key to act as (`POST /api/v1/users/me/keys` or the key `auth/token` returns).
+    #[arg(long, env = "AGENTRY_API_KEY", hide_env_values = true)]
+    api_key: String,
 }
 
 #[derive(Args)]
@@ -161,6 +192,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::User(UserCommand::Create { name, admin, db }) => {
             user_create(name, admin, db).await
         }
+        Command::Apply { file, remote } => {
+            crate::remote::apply(&file, &remote.server, &remote.api_key).await
+        }
+        Command::Export {
+            slug,
+            output,
+            remote,
+        } => crate::remote::export(&slug, output.as_deref(), &remote.server, &remote.api_key).await,
     }
 }
 
@@ -209,6 +248,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
+    let mut services = services;
+    services.public_url = Some(public_url.trim_end_matches('/').to_string());
     let orchestrator = std::sync::Arc::new(agentry_engine::orchestrator::Orchestrator::new(
         services.clone(),
         node_env(Some(public_url), &args.db),

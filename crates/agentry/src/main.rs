@@ -1,10 +1,12 @@
 //! # agentry
 //!
-//! The one binary: `serve` (API + web UI on embedded SQLite or PostgreSQL), `migrate`, and
-//! `user create`. Every setting is a flag that also reads an `AGENTRY_*` environment variable;
+//! The one binary: `serve` (API + web UI on embedded SQLite or PostgreSQL), `worker`,
+//! `migrate`, `user create` (straight on the database), and `apply` / `export` (DSL documents,
+//! through a running server's API, so the server's rules and events apply). Every setting is a flag that also reads an `AGENTRY_*` environment variable;
 //! the flag wins.
 
 mod cli;
+mod remote;
 
 use clap::Parser;
 

@@ -208,3 +208,207 @@ async fn migrate_user_create_then_serve_and_log_in() {
         assert_eq!(me["role"], "admin");
     }
 }
+
+/// `agentry apply` then `agentry export` against a running `agentry serve`: the applied workflow
+/// runs to completion, the export applies again to the same graph, and a bad document is
+/// refused with `FILE:LINE:COLUMN` errors and exit status 1.
+#[tokio::test]
+async fn apply_and_export_through_a_running_server() {
+    for t in testing::all("apply_and_export_through_a_running_server").await {
+        let url = t.url.clone();
+        let backend = t.db.backend_name();
+        let (server, _) = serve(&url);
+        let http = client();
+        let setup: Value = http
+            .post(format!("{}/api/v1/auth/setup/", server.base))
+            .json(&json!({"username": "admin", "password": "correct horse"}))
+            .send()
+            .await
+            .expect("setup")
+            .json()
+            .await
+            .expect("json");
+        let key = setup["key"].as_str().expect("key").to_string();
+        let dir = std::env::temp_dir().join(format!("agentry-apply-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join(format!("greeter-{backend}.yaml"));
+        std::fs::write(
+            &file,
+            "name: Greeter\ntrigger: manual\nsteps:\n  - {id: greet, type: transform, template: 'Hello {{ trigger.text }}'}\n",
+        )
+        .expect("write the document");
+        let remote = |args: &[&str]| {
+            Command::new(BIN)
+                .args(args)
+                .args(["--server", &server.base])
+                .env("AGENTRY_API_KEY", &key)
+                .output()
+                .expect("run agentry")
+        };
+
+        let out = remote(&["apply", file.to_str().expect("path")]);
+        assert!(
+            out.status.success(),
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let result: Value = serde_json::from_slice(&out.stdout).expect("JSON result");
+        assert_eq!(result["success"], json!(true), "{backend}: {result}");
+        assert_eq!(result["slug"], json!("greeter"));
+        assert_eq!(result["mode"], json!("created"));
+        assert_eq!(
+            (result["node_count"].clone(), result["edge_count"].clone()),
+            (json!(2), json!(1))
+        );
+
+        // It runs (the server's embedded workers) to completion.
+        let started: Value = http
+            .post(format!("{}/api/v1/workflows/greeter/execute/", server.base))
+            .bearer_auth(&key)
+            .json(&json!({"text": "world"}))
+            .send()
+            .await
+            .expect("execute")
+            .json()
+            .await
+            .expect("json");
+        let id = started["execution_id"].as_str().expect("execution id");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let detail = loop {
+            let d: Value = http
+                .get(format!("{}/api/v1/executions/{id}/", server.base))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .expect("execution")
+                .json()
+                .await
+                .expect("json");
+            if ["completed", "failed", "cancelled"].contains(&d["status"].as_str().unwrap_or("")) {
+                break d;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{backend}: stuck: {d}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        };
+        assert_eq!(detail["status"], json!("completed"), "{backend}: {detail}");
+        assert!(
+            detail["final_output"].to_string().contains("Hello world"),
+            "{backend}: {detail}"
+        );
+
+        // Export, and the export applies again to the same nodes and edges.
+        let out = remote(&["export", "greeter"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let yaml = String::from_utf8(out.stdout).expect("utf-8");
+        assert!(
+            yaml.contains("name: Greeter") && yaml.contains("edges:"),
+            "{yaml}"
+        );
+        let exported = dir.join(format!("exported-{backend}.yaml"));
+        std::fs::write(&exported, &yaml).expect("write");
+        let out = remote(&["apply", exported.to_str().expect("path")]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let again: Value = serde_json::from_slice(&out.stdout).expect("JSON result");
+        assert_eq!(again["slug"], json!("greeter-2"));
+        let graph = |slug: &str| {
+            let http = http.clone();
+            let (base, key) = (server.base.clone(), key.clone());
+            let slug = slug.to_string();
+            async move {
+                let w: Value = http
+                    .get(format!("{base}/api/v1/workflows/{slug}/"))
+                    .bearer_auth(&key)
+                    .send()
+                    .await
+                    .expect("workflow")
+                    .json()
+                    .await
+                    .expect("json");
+                let nodes: Vec<(Value, Value, Value)> = w["nodes"]
+                    .as_array()
+                    .expect("nodes")
+                    .iter()
+                    .map(|n| {
+                        (
+                            n["node_id"].clone(),
+                            n["component_type"].clone(),
+                            n["config"].clone(),
+                        )
+                    })
+                    .collect();
+                let edges: Vec<(Value, Value, Value)> = w["edges"]
+                    .as_array()
+                    .expect("edges")
+                    .iter()
+                    .map(|e| {
+                        (
+                            e["source_node_id"].clone(),
+                            e["target_node_id"].clone(),
+                            e["edge_label"].clone(),
+                        )
+                    })
+                    .collect();
+                (nodes, edges)
+            }
+        };
+        assert_eq!(
+            graph("greeter-2").await,
+            graph("greeter").await,
+            "{backend}"
+        );
+
+        // A bad document: every error with its position, exit 1, nothing created.
+        let bad = dir.join(format!("bad-{backend}.yaml"));
+        std::fs::write(
+            &bad,
+            "name: Bad\nsteps:\n  - {id: a, type: code}\n  - {id: a, type: code}\n  - {type: warp}\n",
+        )
+        .expect("write");
+        let out = remote(&["apply", bad.to_str().expect("path")]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        let bad_name = bad.display().to_string();
+        assert!(
+            err.contains(&format!("{bad_name}:4:10: Duplicate step ID 'a' in step 1")),
+            "{backend}: {err}"
+        );
+        assert!(err.contains("Unknown step type 'warp' in step 2"), "{err}");
+        assert!(
+            err.contains("not applied (2 errors); nothing was created"),
+            "{err}"
+        );
+        let out = remote(&["export", "bad"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("HTTP 404: Workflow not found."),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // A wrong key is the server's 401.
+        let out = Command::new(BIN)
+            .args([
+                "export",
+                "greeter",
+                "--server",
+                &server.base,
+                "--api-key",
+                "nope",
+            ])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 401"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
