@@ -116,6 +116,9 @@ pub struct Book {
     pub waiting: BTreeSet<String>,
     #[serde(default)]
     pub spawn_depth: i64,
+    /// `spawn_and_await` cycles started per node (delegation.md §8): the next cycle's number.
+    #[serde(default)]
+    pub spawn_cycles: BTreeMap<String, i64>,
     /// Milliseconds not counted toward the wall-clock limit (interrupted, or only waiting).
     #[serde(default)]
     pub paused_ms: i64,

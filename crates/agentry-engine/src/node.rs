@@ -69,6 +69,9 @@ pub enum WaitRequest {
     /// Ask a person (the `ask_human` tool): the execution is interrupted with `question` as the
     /// pending confirmation's prompt; the answer text resumes the node.
     AskHuman { question: String },
+    /// Start child executions in parallel and resume with their results in input order
+    /// (`spawn_and_await`, delegation.md).
+    Spawn(crate::agent::tools::spawn::SpawnRequest),
     /// Run a child execution of another workflow and resume with its result (`workflow` node).
     Subworkflow {
         workflow_slug: String,

@@ -22,6 +22,10 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+mod spawn;
+
+pub use spawn::{DEADLINE_JOB, MAX_SPAWN_DEPTH};
+
 pub type EngineResult<T> = Result<T, ServiceError>;
 
 /// The error a job's transaction ends with when its lease went to another worker.
@@ -119,6 +123,7 @@ impl Orchestrator {
         match job.kind.as_str() {
             "start" => self.start(job).await,
             "node" => self.node(job).await,
+            DEADLINE_JOB => self.spawn_deadline(job).await,
             agentry_service::schedules::JOB_KIND => self.schedule(job).await,
             other => {
                 tracing::warn!(kind = other, "dropping a job of unknown kind");
@@ -603,6 +608,12 @@ impl Orchestrator {
         if let Some(WaitRequest::AskHuman { question }) = &outcome.wait {
             return self
                 .park_on_question(tx, run, &node, question, duration_ms)
+                .await;
+        }
+
+        if let Some(WaitRequest::Spawn(req)) = &outcome.wait {
+            return self
+                .park_on_children(tx, run, &node, req, duration_ms)
                 .await;
         }
 

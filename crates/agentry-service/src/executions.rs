@@ -240,7 +240,13 @@ pub async fn finish_in(tx: &mut Tx, row: &ExecutionRow, f: Finish<'_>) -> Servic
             }
             _ => json!({"_error": "Child execution cancelled"}),
         };
-        report_to_parent(tx, parent, &row.parent_node_id, &row.id, slot).await?;
+        let about = json!({
+            "execution_id": row.id,
+            "status": f.status.as_str(),
+            "duration_ms": row.started_at.map(|s| (now - s).max(0)).unwrap_or(0),
+            "total_tokens": f.totals.input_tokens + f.totals.output_tokens,
+        });
+        report_to_parent(tx, parent, &row.parent_node_id, &row.id, slot, &about).await?;
     }
     // A task that delegated to this execution mirrors its end (registry.md §5). After the
     // parent report, so locks go child → parent → epic, the order a spawning parent takes
@@ -251,13 +257,15 @@ pub async fn finish_in(tx: &mut Tx, row: &ExecutionRow, f: Finish<'_>) -> Servic
 
 /// Puts a child's result into its parent's wait; when the wait is complete, stores the resume
 /// value and enqueues the parent node again. Dropped when the parent is not running or
-/// interrupted, or no longer waits.
+/// interrupted, or no longer waits. A `spawn_and_await` wait also gets `about` (the child's
+/// execution id, status, duration and tokens) merged into the slot (delegation.md §5).
 pub async fn report_to_parent(
     tx: &mut Tx,
     parent_id: &str,
     node_id: &str,
     child_id: &str,
     slot: Value,
+    about: &Value,
 ) -> ServiceResult<()> {
     let Some(parent) = executions::get_full_for_update(tx, parent_id, false).await? else {
         return Ok(());
@@ -284,7 +292,11 @@ pub async fn report_to_parent(
     if !child_ids.iter().any(|c| c == child_id) {
         return Ok(());
     }
-    data["results"][child_id] = slot;
+    data["results"][child_id] = if data.get("spawn").and_then(Value::as_bool) == Some(true) {
+        spawn_slot(slot, about)
+    } else {
+        slot
+    };
     let results = data["results"].as_object().cloned().unwrap_or_default();
     if results.len() < child_ids.len() {
         waits::update_data(tx, wait.id, &data).await?;
@@ -326,6 +338,26 @@ pub async fn report_to_parent(
     )
     .await?;
     Ok(())
+}
+
+/// delegation.md §5 (agentry): a child's slot with its execution id, status, duration and
+/// tokens beside the result keys (a null result gives those keys alone).
+pub fn spawn_slot(result: Value, about: &Value) -> Value {
+    let mut slot = match result {
+        Value::Object(m) => m,
+        Value::Null => serde_json::Map::new(),
+        other => {
+            let mut m = serde_json::Map::new();
+            m.insert("output".into(), other);
+            m
+        }
+    };
+    if let Value::Object(extra) = about {
+        for (k, v) in extra {
+            slot.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(slot)
 }
 
 pub fn truncate(text: &str, max: usize) -> String {

@@ -36,7 +36,26 @@ pub struct PendingBatch {
     /// The node has parked on this batch; the resume value answers `waiting`.
     #[serde(default)]
     pub suspended: bool,
+    /// The waiting call is a `spawn_and_await` with these children (else `ask_human`).
+    #[serde(default)]
+    pub spawn: Option<tools::spawn::SpawnRequest>,
 }
+
+impl PendingBatch {
+    /// What the node parks on for this batch's waiting call.
+    fn wait_request(&self) -> WaitRequest {
+        match &self.spawn {
+            Some(req) => WaitRequest::Spawn(req.clone()),
+            None => WaitRequest::AskHuman {
+                question: self.question.clone().unwrap_or_default(),
+            },
+        }
+    }
+}
+
+/// The answer to a second suspending call in one batch: one wait per turn.
+const ONE_WAIT_PER_TURN: &str = "Error: only one spawn_and_await or ask_human call can wait per \
+     turn; make this call again after the other one has returned";
 
 impl PendingBatch {
     pub fn new(calls: Vec<ToolCall>) -> Self {
@@ -270,26 +289,29 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
         .and_then(|(v, _)| serde_json::from_value(v).ok())
         .unwrap_or_default();
 
+    let mut resumed_events: Vec<Value> = vec![];
     match (ctx.resume.as_ref(), th.pending.as_mut()) {
         (Some(answer), Some(batch)) if batch.suspended => {
             // Resume: the suspended calls get the answer; the rest of the batch runs below.
-            let text = match answer {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
+            let text = match (&batch.spawn, answer) {
+                (Some(_), v) => tools::spawn::resume_text(v),
+                (None, Value::String(s)) => s.clone(),
+                (None, other) => other.to_string(),
             };
             for i in std::mem::take(&mut batch.waiting) {
                 if let Some(slot) = batch.answers.get_mut(i) {
                     *slot = Some(text.clone());
                 }
+                resumed_events.push(tool_event(&batch.calls[i], &tools, node, "success"));
             }
             batch.suspended = false;
             batch.question = None;
+            batch.spawn = None;
         }
         (None, Some(batch)) if batch.suspended => {
             // Re-run of a parked node without its answer (a duplicate job): park again.
-            let question = batch.question.clone().unwrap_or_default();
             return Ok(NodeOutcome {
-                wait: Some(WaitRequest::AskHuman { question }),
+                wait: Some(batch.wait_request()),
                 usage: Some(std::mem::take(&mut th.usage)),
                 ..Default::default()
             });
@@ -344,10 +366,11 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
 
     let final_text = loop {
         if let Some(mut batch) = th.pending.take() {
-            let mut events = run_batch(&mut th, &mut batch, &tools, &tool_ctx, &saver).await?;
+            let mut events = std::mem::take(&mut resumed_events);
+            events.extend(run_batch(&mut th, &mut batch, &tools, &tool_ctx, &saver).await?);
             if !batch.waiting.is_empty() {
                 // Suspend: report the usage so far; the answer resumes this batch.
-                let question = batch.question.clone().unwrap_or_default();
+                let wait = batch.wait_request();
                 batch.suspended = true;
                 let usage = std::mem::take(&mut th.usage);
                 events.extend(
@@ -359,7 +382,7 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
                 th.pending = Some(batch);
                 saver.save(&mut th, events).await?;
                 return Ok(NodeOutcome {
-                    wait: Some(WaitRequest::AskHuman { question }),
+                    wait: Some(wait),
                     usage: Some(usage),
                     ..Default::default()
                 });
@@ -631,9 +654,21 @@ async fn run_batch(
                 batch.answers[i] = Some(text);
                 Some(tool_event(&batch.calls[i], tools, saver.agent, "success"))
             }
+            ToolOutcome::AskHuman { .. } | ToolOutcome::Spawn(_)
+                if batch.spawn.is_some()
+                    || (matches!(outcome, ToolOutcome::Spawn(_)) && !batch.waiting.is_empty()) =>
+            {
+                batch.answers[i] = Some(ONE_WAIT_PER_TURN.to_string());
+                Some(tool_event(&batch.calls[i], tools, saver.agent, "failed"))
+            }
             ToolOutcome::AskHuman { question } => {
                 batch.waiting.push(i);
                 batch.question.get_or_insert(question);
+                None
+            }
+            ToolOutcome::Spawn(req) => {
+                batch.waiting.push(i);
+                batch.spawn = Some(req);
                 None
             }
         };

@@ -5,5 +5,6 @@ mod agent_tools;
 mod http;
 mod registry_tools;
 mod sandbox;
+mod spawn;
 mod support;
 mod workflow_tool;

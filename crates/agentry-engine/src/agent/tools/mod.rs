@@ -10,6 +10,7 @@ mod identity;
 mod memory;
 pub mod registry;
 mod sandboxed;
+pub mod spawn;
 mod web;
 mod workflow;
 
@@ -32,6 +33,8 @@ pub enum ToolOutcome {
     AskHuman { question: String },
     /// A registry tool's successful answer and what it touched (inline-task cost).
     Registry { text: String, touch: RegistryTouch },
+    /// Start these child executions and park until they all end (spawn_and_await).
+    Spawn(spawn::SpawnRequest),
 }
 
 /// One tool offered to the model, with the node that contributes it (a synthetic
@@ -70,6 +73,7 @@ const SUPPORTED: &[&str] = &[
     "platform_api",
     "run_command",
     "workflow_create",
+    "spawn_and_await",
 ];
 
 /// The tools of these tool nodes (duplicates offered once; unknown names skipped with a log),
@@ -194,6 +198,7 @@ pub fn spec(tool: &Tool) -> ToolSpec {
             "Run a shell command (/bin/sh -c) in this workflow's sandboxed workspace; files persist between runs.",
             json!({"type": "object", "required": ["command"], "properties": {"command": {"type": "string"}}}),
         ),
+        "spawn_and_await" => spawn::schema(),
         other => {
             registry::schema(other).unwrap_or(("", json!({"type": "object", "properties": {}})))
         }
@@ -236,6 +241,7 @@ pub async fn call(tool: &Tool, args: &Value, ctx: &ToolCtx) -> ToolOutcome {
         "run_command" => sandboxed::run_command(tool, &arg(args, "command"), ctx).await,
         "workflow_create" => workflow::workflow_create(args, ctx).await,
         name if registry::NAMES.contains(&name) => return registry::call(tool, args, ctx).await,
+        "spawn_and_await" => return spawn::call(args),
         "recall" => memory::recall(tool, args, ctx).await,
         "remember" => memory::remember(tool, args, ctx).await,
         other => format!("Error: tool '{other}' is not available"),
