@@ -4,6 +4,7 @@
 
 mod agents;
 mod cli;
+mod dsl;
 mod engine;
 mod kill9;
 mod support;
