@@ -64,6 +64,18 @@ pub struct Snapshot {
     pub max_execution_seconds: i64,
     pub nodes: Vec<SnapNode>,
     pub edges: Vec<SnapEdge>,
+    /// For a spawned execution: where its node events are mirrored (api.md §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<RootLink>,
+}
+
+/// The root execution of a spawn tree, its workflow's slug and the root's node that started
+/// the chain: every descendant's `node_status` is mirrored there as `child_node_status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RootLink {
+    pub execution_id: String,
+    pub slug: String,
+    pub node_id: String,
 }
 
 /// A loop's shape (engine.md §5).
@@ -389,6 +401,7 @@ mod tests {
             max_execution_seconds: 600,
             nodes,
             edges,
+            root: None,
         }
     }
 

@@ -1,6 +1,6 @@
 //! `node_status` events (api.md §10 event catalogue).
 
-use agentry_core::flow::SnapNode;
+use agentry_core::flow::{RootLink, SnapNode};
 use agentry_core::node_types;
 use agentry_service::executions::{emit_execution_event, truncate};
 use agentry_store::Tx;
@@ -38,6 +38,7 @@ pub fn node_status(
     tx: &mut Tx,
     execution_id: &str,
     slug: &str,
+    root: Option<&RootLink>,
     node: &SnapNode,
     status: &str,
     extra: Value,
@@ -45,6 +46,31 @@ pub fn node_status(
     let mut data = node_status_data(node, status);
     if let (Value::Object(d), Value::Object(x)) = (&mut data, extra) {
         d.extend(x);
+    }
+    emit_node_status(tx, execution_id, slug, root, data);
+}
+
+/// `node_status` on the execution's channels and, for a spawned execution, the same data as
+/// `child_node_status` on its root's channels (api.md §10).
+pub fn emit_node_status(
+    tx: &mut Tx,
+    execution_id: &str,
+    slug: &str,
+    root: Option<&RootLink>,
+    data: Value,
+) {
+    if let Some(root) = root {
+        let mut mirrored = data.clone();
+        mirrored["child_execution_id"] = json!(execution_id);
+        mirrored["parent_node_id"] = json!(root.node_id);
+        mirrored["is_child_event"] = json!(true);
+        emit_execution_event(
+            tx,
+            &root.execution_id,
+            &root.slug,
+            "child_node_status",
+            mirrored,
+        );
     }
     emit_execution_event(tx, execution_id, slug, "node_status", data);
 }

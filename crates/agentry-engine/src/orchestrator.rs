@@ -11,7 +11,7 @@
 
 use crate::events::{cut_strings, node_status};
 use crate::node::{NodeCtx, NodeEnv, NodeError, NodeOutcome, State, WaitRequest};
-use agentry_core::flow::{Advance, Snapshot, Topology};
+use agentry_core::flow::{Advance, RootLink, Snapshot, Topology};
 use agentry_core::run::{Book, LoopRun, Status};
 use agentry_service::executions::{self as exec_ops, Finish, Origin, emit_execution_event};
 use agentry_service::{ServiceError, Services};
@@ -60,6 +60,15 @@ struct Run {
 impl Run {
     fn id(&self) -> String {
         self.full.row.id.clone()
+    }
+    /// Where the node events of a child started by `node_id` are mirrored: this execution's
+    /// own root link, or this execution itself when it is the root.
+    fn root_link(&self, node_id: &str) -> RootLink {
+        self.topo.0.root.clone().unwrap_or_else(|| RootLink {
+            execution_id: self.full.row.id.clone(),
+            slug: self.full.row.workflow_slug.clone(),
+            node_id: node_id.to_string(),
+        })
     }
     fn slug(&self) -> String {
         self.full.row.workflow_slug.clone()
@@ -220,6 +229,7 @@ impl Orchestrator {
                                 &mut tx,
                                 &run.full.row.id,
                                 &run.full.row.workflow_slug,
+                                run.topo.0.root.as_ref(),
                                 n,
                                 "running",
                                 json!({}),
@@ -437,6 +447,7 @@ impl Orchestrator {
                 &mut tx,
                 &exec_id,
                 &full.row.workflow_slug,
+                topo.0.root.as_ref(),
                 &node,
                 "running",
                 json!({}),
@@ -671,7 +682,15 @@ impl Orchestrator {
         if let Some(u) = &outcome.usage {
             done["token_usage"] = token_usage(u);
         }
-        node_status(tx, &id, &slug, &node, "success", done);
+        node_status(
+            tx,
+            &id,
+            &slug,
+            run.topo.0.root.as_ref(),
+            &node,
+            "success",
+            done,
+        );
 
         if node.interrupt_after && !run.book.confirmed_after.contains_key(node_id) {
             return self
@@ -737,6 +756,7 @@ impl Orchestrator {
                 user_id: owner,
                 parent: Some((&id, &node.node_id, &run.full.row.root_execution_id.clone())),
                 spawn_key: Some(format!("{id}:{}:{cycle}", node.node_id)),
+                root: Some(run.root_link(&node.node_id)),
             },
         )
         .await?;
@@ -773,6 +793,7 @@ impl Orchestrator {
             tx,
             &id,
             &parent_slug,
+            run.topo.0.root.as_ref(),
             node,
             "waiting",
             json!({"child_execution_ids": [child]}),
@@ -821,7 +842,15 @@ impl Orchestrator {
             },
         )
         .await?;
-        node_status(tx, &id, &slug, node, "waiting", json!({}));
+        node_status(
+            tx,
+            &id,
+            &slug,
+            run.topo.0.root.as_ref(),
+            node,
+            "waiting",
+            json!({}),
+        );
         run.status = Status::Interrupted;
         run.book.pause(now);
         emit_execution_event(
@@ -938,6 +967,7 @@ impl Orchestrator {
             tx,
             &id,
             &slug,
+            run.topo.0.root.as_ref(),
             &node,
             "failed",
             json!({"error": exec_ops::truncate(&err.message, 500), "error_code": err.code}),

@@ -59,6 +59,8 @@ pub struct Origin<'a> {
     pub parent: Option<(&'a str, &'a str, &'a str)>,
     /// Idempotency key for children created by the engine.
     pub spawn_key: Option<String>,
+    /// For children: where their node events are mirrored (the root execution).
+    pub root: Option<agentry_core::flow::RootLink>,
 }
 
 /// Freezes a workflow's graph for an execution.
@@ -95,6 +97,7 @@ pub async fn snapshot_in(tx: &mut Tx, w: &WorkflowRow) -> ServiceResult<Snapshot
                 priority: e.priority,
             })
             .collect(),
+        root: None,
     })
 }
 
@@ -106,7 +109,9 @@ fn to_json<T: serde::Serialize>(v: &T) -> ServiceResult<Value> {
 /// the execution an earlier call with the same `spawn_key` created.
 pub async fn create_in(tx: &mut Tx, w: &WorkflowRow, origin: Origin<'_>) -> ServiceResult<String> {
     let id = new_execution_id();
-    let snapshot = to_json(&snapshot_in(tx, w).await?)?;
+    let mut snapshot = snapshot_in(tx, w).await?;
+    snapshot.root = origin.root.clone();
+    let snapshot = to_json(&snapshot)?;
     let book = Book {
         spawn_depth: origin
             .payload
@@ -431,6 +436,7 @@ impl Services {
             user_id: Some(caller.user_id),
             parent: None,
             spawn_key: None,
+            root: None,
         };
         self.start(&w, origin).await
     }
@@ -459,6 +465,7 @@ impl Services {
             user_id: Some(caller.user_id),
             parent: None,
             spawn_key: None,
+            root: None,
         };
         self.start(&w, origin).await.map_err(|e| match e {
             ServiceError::Unavailable(_) => {
@@ -518,6 +525,7 @@ impl Services {
             user_id: Some(w.owner_id),
             parent: None,
             spawn_key: None,
+            root: None,
         };
         self.start(&w, origin).await
     }
@@ -844,6 +852,7 @@ async fn start_error_handler(
         user_id: Some(w.owner_id),
         parent: None,
         spawn_key: Some(format!("error-handler:{}", row.id)),
+        root: None,
     };
     create_in(tx, &handler, origin).await?;
     Ok(())

@@ -97,6 +97,7 @@ pub async fn fire_in(tx: &mut Tx, payload: &Value, fire_at: i64) -> ServiceResul
             user_id: Some(w.owner_id),
             parent: None,
             spawn_key: Some(format!("schedule:{workflow_id}:{node_id}:{fire_at}")),
+            root: None,
         };
         started = Some(create_in(tx, &w, origin).await?);
     }

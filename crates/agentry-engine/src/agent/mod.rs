@@ -361,6 +361,7 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
         execution_id: ctx.execution_id,
         scope: exec_scope.as_deref(),
         slug: &env.snapshot.slug,
+        root: env.snapshot.root.as_ref(),
         agent: node,
     };
 
@@ -508,6 +509,8 @@ struct Saver<'a> {
     /// The execution a per-execution thread ends with (`None`: a conversation thread).
     scope: Option<&'a str>,
     slug: &'a str,
+    /// Where tool-call events are mirrored for a spawned execution.
+    root: Option<&'a agentry_core::flow::RootLink>,
     agent: &'a SnapNode,
 }
 
@@ -561,13 +564,7 @@ impl Saver<'_> {
             .await
             .map_err(store_error)?;
         for e in events {
-            agentry_service::executions::emit_execution_event(
-                &mut tx,
-                self.execution_id,
-                self.slug,
-                "node_status",
-                e,
-            );
+            crate::events::emit_node_status(&mut tx, self.execution_id, self.slug, self.root, e);
         }
         let stored = tx.commit().await.map_err(store_error)?;
         self.services.bus.publish(stored);

@@ -70,6 +70,7 @@ impl Orchestrator {
                     parent: Some((&id, &node.node_id, &root)),
                     // A retried job finds the same children instead of making new ones.
                     spawn_key: Some(format!("{id}:{}:spawn{cycle}:{i}", node.node_id)),
+                    root: Some(run.root_link(&node.node_id)),
                 },
             )
             .await?;
@@ -136,7 +137,15 @@ impl Orchestrator {
             },
         )
         .await?;
-        node_status(tx, &id, &slug, node, "waiting", about);
+        node_status(
+            tx,
+            &id,
+            &slug,
+            run.topo.0.root.as_ref(),
+            node,
+            "waiting",
+            about,
+        );
         self.services.work.notify_waiters();
         Ok(())
     }

@@ -346,6 +346,40 @@ async fn self_recursion_stops_at_depth_three_and_every_level_resumes() {
             depth += 1;
         }
         assert_eq!(depth, 3, "{name}");
+
+        // Every descendant's node events are mirrored on the root's channel (api.md §10),
+        // pointing at the root's spawning node, from all three generations.
+        let mirrored: Vec<Value> = agentry_store::events::list_after(
+            &w.services.db,
+            &format!("execution:{id}"),
+            0,
+            10_000,
+        )
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.kind == "child_node_status")
+        .map(|e| e.data.0)
+        .collect();
+        let from: std::collections::BTreeSet<String> = mirrored
+            .iter()
+            .map(|d| d["child_execution_id"].as_str().unwrap_or("").to_string())
+            .collect();
+        assert_eq!(from.len(), 3, "{name}: {from:?}");
+        assert!(!from.contains(&id), "{name}");
+        assert!(
+            mirrored
+                .iter()
+                .all(|d| d["is_child_event"] == true && d["parent_node_id"] == "a"),
+            "{name}"
+        );
+        // Including the grandchildren's tool calls (their spawn_and_await going to `waiting`).
+        assert!(
+            mirrored
+                .iter()
+                .any(|d| d["is_tool_call"] == true && d["status"] == "waiting"),
+            "{name}"
+        );
     }
 }
 

@@ -58,6 +58,7 @@ async fn parent(ctx: &ToolCtx) -> DslParent {
             max_execution_seconds: 0,
             nodes: vec![ctx.agent.clone()],
             edges: vec![],
+            root: None,
         });
     parent_from_snapshot(&snapshot, &ctx.agent.node_id)
 }
