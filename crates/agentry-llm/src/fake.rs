@@ -169,9 +169,13 @@ impl RecordedRequest {
     }
 }
 
-#[derive(Debug, Default)]
+/// Computes a reply from a chat request's JSON body (see [`FakeProvider::respond_with`]).
+pub type Responder = Arc<dyn Fn(&Value) -> Reply + Send + Sync>;
+
+#[derive(Default)]
 struct ScriptState {
     script: VecDeque<Reply>,
+    responder: Option<Responder>,
     requests: Vec<RecordedRequest>,
     /// The body `GET /models` answers; `None` → 500.
     models: Option<Value>,
@@ -261,6 +265,13 @@ impl FakeProvider {
     pub fn push_all(&self, replies: impl IntoIterator<Item = Reply>) -> &Self {
         self.lock().script.extend(replies);
         self
+    }
+
+    /// Answers chat calls the script has no reply left for by calling `responder` with the
+    /// request body: for concurrent callers whose order is unknown (each request says which
+    /// turn it is).
+    pub fn respond_with(&self, responder: impl Fn(&Value) -> Reply + Send + Sync + 'static) {
+        self.lock().responder = Some(Arc::new(responder));
     }
 
     /// Replies not yet served.
@@ -384,6 +395,7 @@ async fn handle(
 
     let (reply, serial, models) = {
         let mut st = state.lock().unwrap_or_else(|poison| poison.into_inner());
+        let body = recorded.body.clone();
         st.requests.push(recorded);
         if let (Some(expected), Some(fmt)) = (st.api_key.clone(), auth_format) {
             let given = match fmt {
@@ -405,7 +417,10 @@ async fn handle(
         if is_models {
             (None, 0, Some(st.models.clone()))
         } else if format.is_some() {
-            let reply = st.script.pop_front();
+            let reply = st
+                .script
+                .pop_front()
+                .or_else(|| st.responder.as_ref().map(|r| r(&body)));
             if reply.is_some() {
                 st.served += 1;
             }

@@ -15,7 +15,8 @@ pub(crate) struct World {
     pub services: Services,
     pub caller: Caller,
     pub fake: FakeProvider,
-    stop: tokio::sync::watch::Sender<bool>,
+    pub orch: Arc<Orchestrator>,
+    pub stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Drop for World {
@@ -25,6 +26,11 @@ impl Drop for World {
 }
 
 pub(crate) async fn world(db: agentry_store::Db) -> World {
+    world_with_workers(db, 2).await
+}
+
+/// A world whose worker pool has `workers` workers (0: start them later from `orch`).
+pub(crate) async fn world_with_workers(db: agentry_store::Db, workers: usize) -> World {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let services = Services::new(db);
     let key = services
@@ -47,11 +53,14 @@ pub(crate) async fn world(db: agentry_store::Db) -> World {
         },
         "test".into(),
     ));
-    spawn_workers(orch, 2, rx);
+    if workers > 0 {
+        spawn_workers(orch.clone(), workers, rx);
+    }
     World {
         services,
         caller,
         fake,
+        orch,
         stop,
     }
 }

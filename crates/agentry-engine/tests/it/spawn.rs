@@ -536,3 +536,102 @@ async fn a_child_of_an_over_budget_epic_fails_at_its_gate() {
         );
     }
 }
+
+/// A thousand parents on two workers: every parent parks (no worker held while it waits), the
+/// children run on the same two workers, and every parent resumes and completes once.
+#[tokio::test]
+async fn a_thousand_parked_parents_on_two_workers_all_complete() {
+    const PARENTS: usize = 1000;
+    for t in testing::all("spawn_thousand_parents").await {
+        let w = crate::agent::world_with_workers(t.db.clone(), 0).await;
+        let name = t.db.backend_name();
+        let echo = echo_child(&w).await;
+        let parent = agent_workflow(&w, "boss", &["spawn_and_await"], json!({})).await;
+        // Each request says its turn: no tool answer yet → spawn; after it → answer.
+        let target = echo.clone();
+        w.fake.respond_with(move |body| {
+            let resumed = messages(body).iter().any(|m| m["role"] == "tool");
+            if resumed {
+                Reply::text("ok").usage(3, 1)
+            } else {
+                Reply::tool_calls(vec![(
+                    "s",
+                    "spawn_and_await",
+                    json!({"tasks": [{"workflow_slug": target, "input_text": "x"}]}),
+                )])
+                .usage(5, 1)
+            }
+        });
+        let mut ids = Vec::with_capacity(PARENTS);
+        for _ in 0..PARENTS {
+            ids.push(start(&w, &parent).await);
+        }
+        agentry_engine::worker::spawn_workers(w.orch.clone(), 2, w.stop.subscribe());
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(600);
+        loop {
+            let filter = executions::ExecutionFilter {
+                workflow_slug: Some(parent.clone()),
+                status: Some("completed".into()),
+                ..Default::default()
+            };
+            let page = agentry_core::page::PageRequest {
+                limit: 1,
+                offset: 0,
+            };
+            let done = executions::list(&w.services.db, &filter, page)
+                .await
+                .expect("list")
+                .1;
+            if done as usize == PARENTS {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name}: only {done} of {PARENTS} parents completed"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        // One child per parent, never two; every parent saw exactly its own result.
+        let children = executions::list(
+            &w.services.db,
+            &executions::ExecutionFilter {
+                workflow_slug: Some(echo.clone()),
+                ..Default::default()
+            },
+            agentry_core::page::PageRequest {
+                limit: 1,
+                offset: 0,
+            },
+        )
+        .await
+        .expect("children")
+        .1;
+        assert_eq!(children as usize, PARENTS, "{name}");
+        // Parking held no worker: the first child started only after (nearly) every parent had
+        // parked, since the parents' start jobs were queued first.
+        let mut first_child_start = i64::MAX;
+        let mut parked_at = vec![];
+        for id in &ids {
+            let kids = children_of(&w, id).await;
+            assert_eq!(kids.len(), 1, "{name}");
+            first_child_start = first_child_start.min(kids[0].started_at.unwrap_or(i64::MAX));
+            let runs = agentry_store::node_runs::list(&w.services.db, id)
+                .await
+                .expect("node runs");
+            let waiting = runs
+                .iter()
+                .find(|r| r.status == "waiting")
+                .map(|r| r.created_at)
+                .expect("parked once");
+            parked_at.push(waiting);
+        }
+        let parked_before_any_child = parked_at
+            .iter()
+            .filter(|t| **t <= first_child_start)
+            .count();
+        assert!(
+            parked_before_any_child > PARENTS / 2,
+            "{name}: only {parked_before_any_child} parents were parked at once"
+        );
+    }
+}
