@@ -242,6 +242,14 @@ struct Prepared {
     forked_from: Option<WorkflowRow>,
 }
 
+fn too_large(text: &str) -> DslError {
+    DslError::parse(format!(
+        "DSL text is too large ({} bytes; at most {MAX_DSL_BYTES})",
+        text.len()
+    ))
+    .key("yaml_str")
+}
+
 /// A database graph as the DSL's in-memory graph.
 pub fn snapshot_of(
     w: &WorkflowRow,
@@ -548,14 +556,7 @@ impl Services {
         parent: Option<&DslParent>,
     ) -> Result<Prepared, ApplyError> {
         if text.len() > MAX_DSL_BYTES {
-            return Err(DslRejected::one(
-                DslError::parse(format!(
-                    "DSL text is too large ({} bytes; at most {MAX_DSL_BYTES})",
-                    text.len()
-                ))
-                .key("yaml_str"),
-            )
-            .into());
+            return Err(DslRejected::one(too_large(text)).into());
         }
         let doc = agentry_dsl::parse(text).map_err(|errors| DslRejected { errors })?;
         let (compiled, forked_from): (CompiledWorkflow, Option<WorkflowRow>) = match doc {
@@ -645,6 +646,9 @@ impl Services {
             nodes: vec![],
             edges: vec![],
         };
+        if text.len() > MAX_DSL_BYTES {
+            return Ok(rejected(vec![too_large(text)]));
+        }
         let doc = match agentry_dsl::parse(text) {
             Ok(doc) => doc,
             Err(errors) => return Ok(rejected(errors)),
