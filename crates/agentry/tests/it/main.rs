@@ -7,5 +7,6 @@ mod cli;
 mod dsl;
 mod engine;
 mod kill9;
+mod spawn;
 mod support;
 mod triggers;
