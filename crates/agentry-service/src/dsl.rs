@@ -55,6 +55,43 @@ pub const MODEL_LIST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest DSL text accepted (the HTTP body limit is 1 MiB anyway).
 pub const MAX_DSL_BYTES: usize = 512 * 1024;
 
+/// A DSL document to start from (`examples/` at the repository root, built in).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct DslExample {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub yaml_str: &'static str,
+}
+
+/// The built-in examples, offered by `GET /workflows/dsl/examples/` and `agentry examples`.
+pub const EXAMPLES: &[DslExample] = &[
+    DslExample {
+        name: "orchestrator",
+        description: "Chat agent that plans an epic with tasks and delegates them (registry tools, workflow_discover, workflow_create, spawn_and_await)",
+        yaml_str: include_str!("../../../examples/orchestrator.yaml"),
+    },
+    DslExample {
+        name: "worker",
+        description: "Child workflow the orchestrator spawns for one task (trigger none, agent with tools)",
+        yaml_str: include_str!("../../../examples/worker.yaml"),
+    },
+    DslExample {
+        name: "webhook",
+        description: "Webhook handler routing incoming JSON events with a switch",
+        yaml_str: include_str!("../../../examples/webhook.yaml"),
+    },
+    DslExample {
+        name: "pipeline",
+        description: "Code, loop and switch pipeline over the words of the input (no model)",
+        yaml_str: include_str!("../../../examples/pipeline.yaml"),
+    },
+];
+
+/// A built-in example by name.
+pub fn example(name: &str) -> Option<&'static DslExample> {
+    EXAMPLES.iter().find(|e| e.name == name)
+}
+
 /// Model lists by `(credential id, updated_at)`.
 #[derive(Default)]
 pub struct ModelListCache {

@@ -36,10 +36,17 @@ enum Command {
     /// /api/v1/workflows/dsl/`) as the API key's user; prints the result, or every error with
     /// its line and column (exit 1).
     Apply {
-        /// The YAML (or JSON) DSL document; `-` reads standard input.
+        /// The YAML (or JSON) DSL document; `-` reads standard input; `example:NAME` a
+        /// built-in example (`agentry examples`).
         file: PathBuf,
         #[command(flatten)]
         remote: RemoteArgs,
+    },
+    /// List the built-in example documents, or print one (`agentry examples pipeline >
+    /// p.yaml`); `agentry apply example:NAME` applies one directly.
+    Examples {
+        /// The example to print.
+        name: Option<String>,
     },
     /// Print a workflow as a DSL document (`GET /api/v1/workflows/{slug}/dsl/`) that `apply`
     /// turns back into the same nodes and edges.
@@ -195,6 +202,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Apply { file, remote } => {
             crate::remote::apply(&file, &remote.server, &remote.api_key).await
         }
+        Command::Examples { name } => crate::remote::examples(name.as_deref()),
         Command::Export {
             slug,
             output,

@@ -58,7 +58,17 @@ pub fn error_lines(file: &str, body: &Value) -> Vec<String> {
 }
 
 pub async fn apply(file: &Path, server: &str, api_key: &str) -> Result<()> {
-    let (name, text) = if file.as_os_str() == "-" {
+    let example = file
+        .to_str()
+        .and_then(|f| f.strip_prefix("example:"))
+        .map(|n| {
+            agentry_service::dsl::example(n)
+                .with_context(|| format!("no example '{n}' (see `agentry examples`)"))
+        })
+        .transpose()?;
+    let (name, text) = if let Some(e) = example {
+        (format!("example:{}", e.name), e.yaml_str.to_string())
+    } else if file.as_os_str() == "-" {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
@@ -92,6 +102,30 @@ pub async fn apply(file: &Path, server: &str, api_key: &str) -> Result<()> {
         }
         _ => bail!("HTTP {status}: {}", detail(&body)),
     }
+}
+
+/// `agentry examples [NAME]`: the list, or one document on standard output.
+pub fn examples(name: Option<&str>) -> Result<()> {
+    use agentry_service::dsl::{EXAMPLES, example};
+    let mut out = std::io::stdout().lock();
+    match name {
+        None => {
+            for e in EXAMPLES {
+                writeln!(out, "{:<14} {}", e.name, e.description)?;
+            }
+            writeln!(
+                out,
+                "\nPrint one with `agentry examples NAME`; apply one with `agentry apply example:NAME`."
+            )?;
+        }
+        Some(n) => {
+            let e =
+                example(n).with_context(|| format!("no example '{n}' (see `agentry examples`)"))?;
+            out.write_all(e.yaml_str.as_bytes())?;
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 pub async fn export(slug: &str, output: Option<&Path>, server: &str, api_key: &str) -> Result<()> {

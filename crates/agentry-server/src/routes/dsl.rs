@@ -7,7 +7,8 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, Body};
 use agentry_service::dsl::{
-    ApplyError, DslApplyOut, DslErrorOut, DslExportOut, DslRejected, DslValidateOut,
+    ApplyError, DslApplyOut, DslErrorOut, DslExample, DslExportOut, DslRejected, DslValidateOut,
+    EXAMPLES,
 };
 use axum::Json;
 use axum::extract::{Path, State};
@@ -24,6 +25,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(validate_dsl))
         .routes(routes!(apply_dsl))
         .routes(routes!(export_dsl))
+        .routes(routes!(examples))
 }
 
 /// A DSL document (YAML; JSON is YAML too).
@@ -104,4 +106,12 @@ async fn export_dsl(
     Path(slug): Path<String>,
 ) -> ApiResult<Json<DslExportOut>> {
     Ok(Json(s.services.export_dsl(&caller, &slug).await?))
+}
+
+/// Built-in DSL documents to start from (templates): a delegating orchestrator, the worker it
+/// spawns, a webhook handler and a switch/loop pipeline.
+#[utoipa::path(get, path = "/workflows/dsl/examples/", tag = "workflows",
+    responses((status = 200, body = Vec<DslExample>)))]
+async fn examples(Auth(_caller): Auth) -> Json<&'static [DslExample]> {
+    Json(EXAMPLES)
 }

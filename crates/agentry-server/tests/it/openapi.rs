@@ -26,6 +26,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("/api/v1/workflows/validate-dsl/", &["post"]),
     ("/api/v1/workflows/dsl/", &["post"]),
     ("/api/v1/workflows/{slug}/dsl/", &["get"]),
+    ("/api/v1/workflows/dsl/examples/", &["get"]),
     ("/api/v1/workflows/{slug}/nodes/", &["get", "post"]),
     (
         "/api/v1/workflows/{slug}/nodes/{node_id}/",

@@ -409,6 +409,27 @@ async fn apply_and_export_through_a_running_server() {
             .expect("run");
         assert_eq!(out.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 401"));
+        // The built-in examples: listed, printed, applied by name.
+        let out = Command::new(BIN).arg("examples").output().expect("run");
+        let list = String::from_utf8_lossy(&out.stdout);
+        for name in ["orchestrator", "worker", "webhook", "pipeline"] {
+            assert!(list.contains(name), "{list}");
+        }
+        let out = Command::new(BIN)
+            .args(["examples", "pipeline"])
+            .output()
+            .expect("run");
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("# A switch/loop pipeline"));
+        let out = remote(&["apply", "example:pipeline"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let applied: Value = serde_json::from_slice(&out.stdout).expect("JSON result");
+        assert_eq!(applied["slug"], json!("word-pipeline"), "{backend}");
+        let out = remote(&["apply", "example:nope"]);
+        assert_eq!(out.status.code(), Some(1));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -6,6 +6,7 @@ mod agents;
 mod cli;
 mod dsl;
 mod engine;
+mod examples;
 mod kill9;
 mod spawn;
 mod support;
