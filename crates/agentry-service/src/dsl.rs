@@ -939,12 +939,14 @@ impl Services {
         let (node_rows, edge_rows) =
             tokio::try_join!(nodes::list(&self.db, w.id), edges::list(&self.db, w.id))?;
         let mut g = snapshot_of(&w, &node_rows, &edge_rows);
-        // Name the sub-workflows by slug too, so the text reads well and survives a move.
+        // Name sub-workflows by slug rather than row id, so the document also applies on
+        // another deployment (the slug resolves to the id there, when that workflow exists).
         for n in &mut g.nodes {
             if let Some(id) = n.subworkflow_id
                 && let Some(sub) = workflows::get(&self.db, id).await?
             {
                 n.subworkflow_slug = Some(sub.slug);
+                n.subworkflow_id = None;
             }
         }
         Ok(DslExportOut {

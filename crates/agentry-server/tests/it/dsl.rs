@@ -497,11 +497,14 @@ async fn export_of_an_api_built_workflow_round_trips() {
         let admin = s.admin().await;
         let other = s.user(&admin, "carol").await;
 
-        // Built node by node through the API: a switch, a template, a loop.
+        // Built node by node through the API: a switch, templates, a sub-workflow call.
+        let kid = admin.create_workflow(json!({"name": "Kid"})).await;
         admin
             .create_workflow(json!({"name": "Built", "description": "by hand", "tags": ["x"]}))
             .await;
         let nodes = [
+            json!({"node_id": "call", "component_type": "workflow", "subworkflow_id": kid["id"],
+                "config": {"extra_config": {"target_workflow": "kid"}}}),
             json!({"node_id": "start", "component_type": "trigger_manual", "config": {}}),
             json!({"node_id": "route", "component_type": "switch", "is_entry_point": true,
                 "config": {"extra_config": {"rules": [{"id": "a", "field": "trigger.text", "operator": "equals", "value": "a"}], "enable_fallback": true}}}),
@@ -526,6 +529,11 @@ async fn export_of_an_api_built_workflow_round_trips() {
         assert_eq!(out["slug"], json!("built"));
         let yaml = out["yaml_str"].as_str().expect("yaml_str").to_string();
         assert!(yaml.contains("name: Built"), "{yaml}");
+        // Sub-workflows by slug, not by row id, so the text applies on another server too.
+        assert!(
+            yaml.contains("subworkflow: kid") && !yaml.contains("subworkflow_id"),
+            "{yaml}"
+        );
 
         // Others cannot export a private workflow; unknown slugs are 404.
         assert_eq!(other.get("/api/v1/workflows/built/dsl/").await.0, 404);
