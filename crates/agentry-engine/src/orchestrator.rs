@@ -772,6 +772,9 @@ impl Orchestrator {
         run.book.waiting.insert(node.node_id.clone());
         if run.book.waiting.len() as i64 >= run.book.inflight {
             run.book.pause(now_ms());
+            // Only waiting: a parked execution keeps nothing in this process (its graph is
+            // read again when it resumes).
+            self.forget(&id);
         }
         node_runs::insert(
             tx,
@@ -1176,14 +1179,16 @@ impl Orchestrator {
         );
         let started = run.full.row.started_at.unwrap_or(run.full.row.created_at);
         let t = totals(&run.book);
+        // Descendants count toward everything but tool invocations (api.md §10).
+        let d = executions::descendant_totals_in(tx, &run.id()).await?;
         let activity = json!({
-            "total_steps": run.book.steps,
+            "total_steps": run.book.steps + d.count,
             "total_duration_ms": now_ms() - started,
-            "total_tokens": t.input_tokens + t.output_tokens,
-            "total_cost_usd": t.cost_usd,
-            "llm_calls": t.llm_calls,
+            "total_tokens": t.input_tokens + t.output_tokens + d.tokens,
+            "total_cost_usd": agentry_core::registry::round_usd(t.cost_usd + d.cost_usd),
+            "llm_calls": t.llm_calls + d.llm_calls,
             "tool_invocations": t.tool_invocations,
-            "child_count": 0,
+            "child_count": d.count,
         });
         let row = run.full.row.clone();
         exec_ops::finish_in(

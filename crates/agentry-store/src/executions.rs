@@ -269,6 +269,35 @@ pub async fn active_children(tx: &mut Tx, parent: &str) -> StoreResult<Vec<Strin
     })?)
 }
 
+/// What an execution's descendants (children, their children, …) used, for the
+/// `activity_summary` of its `execution_completed` event (api.md §10).
+#[derive(Debug, Clone, Copy, PartialEq, Default, sqlx::FromRow)]
+pub struct DescendantTotals {
+    pub count: i64,
+    pub tokens: i64,
+    pub cost_usd: f64,
+    pub llm_calls: i64,
+}
+
+pub async fn descendant_totals_in(tx: &mut Tx, id: &str) -> StoreResult<DescendantTotals> {
+    Ok(on!(tx tx, c => {
+        sqlx::query_as::<_, DescendantTotals>(
+            "WITH RECURSIVE d(id) AS (
+                 SELECT id FROM executions WHERE parent_execution_id = $1
+                 UNION ALL
+                 SELECT e.id FROM executions e JOIN d ON e.parent_execution_id = d.id)
+             SELECT COUNT(*) AS count,
+                    CAST(COALESCE(SUM(x.total_tokens), 0) AS BIGINT) AS tokens,
+                    CAST(COALESCE(SUM(x.total_cost_usd), 0) AS DOUBLE PRECISION) AS cost_usd,
+                    CAST(COALESCE(SUM(x.llm_calls), 0) AS BIGINT) AS llm_calls
+             FROM executions x WHERE x.id IN (SELECT id FROM d)",
+        )
+        .bind(id)
+        .fetch_one(&mut *c)
+        .await
+    })?)
+}
+
 /// Ids of executions still running or waiting (for recovery reports and health).
 pub async fn count_by_status(db: &Db) -> StoreResult<Vec<(String, i64)>> {
     Ok(on!(db.read(), c => {

@@ -373,6 +373,22 @@ async fn self_recursion_stops_at_depth_three_and_every_level_resumes() {
                 .all(|d| d["is_child_event"] == true && d["parent_node_id"] == "a"),
             "{name}"
         );
+        // The root's summary counts its whole tree (api.md §10): 3 descendants, 8 model calls.
+        let completed = agentry_store::events::list_after(
+            &w.services.db,
+            &format!("execution:{id}"),
+            0,
+            10_000,
+        )
+        .await
+        .expect("events")
+        .into_iter()
+        .find(|e| e.kind == "execution_completed")
+        .expect("completed event");
+        let summary = &completed.data.0["activity_summary"];
+        assert_eq!(summary["child_count"], 3, "{name}: {summary}");
+        assert_eq!(summary["llm_calls"], 8, "{name}: {summary}");
+        assert_eq!(summary["tool_invocations"], 1, "{name}: {summary}");
         // Including the grandchildren's tool calls (their spawn_and_await going to `waiting`).
         assert!(
             mirrored
