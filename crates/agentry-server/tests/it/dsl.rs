@@ -739,3 +739,51 @@ steps:
         }
     }
 }
+
+/// Hostile input is a 4xx or an invalid document, never a 500 or a hang: an alias bomb, deep
+/// nesting, a document over the size limit, non-string `yaml_str`.
+#[tokio::test]
+async fn hostile_documents_are_refused_quickly() {
+    let s = TestServer::start(testing::sqlite().await).await;
+    let admin = s.admin().await;
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..12 {
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n",
+            p = i - 1
+        ));
+    }
+    bomb.push_str("name: Bomb\nsteps: [{type: merge}]\n");
+    let deep = format!(
+        "name: Deep\nsteps: {}{}\n",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    let big = format!(
+        "name: Big\ndescription: '{}'\nsteps: [{{type: merge}}]\n",
+        "x".repeat(600 * 1024)
+    );
+    for (what, doc) in [("bomb", &bomb), ("deep", &deep), ("big", &big)] {
+        let started = std::time::Instant::now();
+        let (status, out) = validate(&admin, doc).await;
+        assert_eq!(status, 200, "{what}: {out}");
+        assert_eq!(out["valid"], json!(false), "{what}: {out}");
+        let (status, out) = apply(&admin, doc).await;
+        assert_eq!(status, 422, "{what}: {out}");
+        assert!(out["detail"].is_string(), "{what}: {out}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{what} took {:?}",
+            started.elapsed()
+        );
+    }
+    let (status, out) = admin
+        .post("/api/v1/workflows/dsl/", json!({"yaml_str": 5}))
+        .await;
+    assert_eq!(status, 422, "{out}");
+    assert!(
+        out["detail"].as_str().expect("detail").contains("yaml_str"),
+        "{out}"
+    );
+    assert_eq!(counts(&admin).await, (0, 0, 0));
+}
