@@ -101,6 +101,22 @@ pub struct NodeOutcome {
     pub log_input: Option<Value>,
     /// Tokens, cost and calls of this run (AI nodes).
     pub usage: Option<agentry_core::run::Usage>,
+    /// A checkpoint to write in the commit that parks the node (an agent suspending on a
+    /// tool), so the saved conversation and the wait exist together or not at all.
+    pub checkpoint: Option<ParkCheckpoint>,
+}
+
+/// An agent thread to save with the node's parking commit, and the tool-call events to send.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParkCheckpoint {
+    pub thread_id: String,
+    /// The execution a per-execution thread ends with (`None`: a conversation thread).
+    pub scope: Option<String>,
+    pub node_id: String,
+    pub data: Value,
+    /// `node_status` data of the tool calls (sent on the execution's channels, mirrored to
+    /// the root's).
+    pub events: Vec<Value>,
 }
 
 impl NodeOutcome {

@@ -616,6 +616,25 @@ impl Orchestrator {
         if let Some(u) = &outcome.usage {
             run.book.usage.add(u);
         }
+        if let Some(cp) = &outcome.checkpoint {
+            agentry_store::checkpoints::save_in(
+                tx,
+                &cp.thread_id,
+                cp.scope.as_deref(),
+                &cp.node_id,
+                &cp.data,
+            )
+            .await?;
+            for e in &cp.events {
+                crate::events::emit_node_status(
+                    tx,
+                    &id,
+                    &slug,
+                    run.topo.0.root.as_ref(),
+                    e.clone(),
+                );
+            }
+        }
         if let Some(WaitRequest::AskHuman { question }) = &outcome.wait {
             return self
                 .park_on_question(tx, run, &node, question, duration_ms)

@@ -381,10 +381,12 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
                         .map(|i| tool_event(&batch.calls[*i], &tools, node, "waiting")),
                 );
                 th.pending = Some(batch);
-                saver.save(&mut th, events).await?;
+                // Written by the commit that parks the node: the saved conversation with its
+                // pending call and the wait (children, question) exist together or not at all.
                 return Ok(NodeOutcome {
                     wait: Some(wait),
                     usage: Some(usage),
+                    checkpoint: Some(saver.park_checkpoint(&mut th, events)),
                     ..Default::default()
                 });
             }
@@ -515,6 +517,18 @@ struct Saver<'a> {
 }
 
 impl Saver<'_> {
+    /// The checkpoint for the orchestrator to write in the commit that parks the node.
+    fn park_checkpoint(&self, th: &mut Thread, events: Vec<Value>) -> crate::node::ParkCheckpoint {
+        th.stamp();
+        crate::node::ParkCheckpoint {
+            thread_id: self.thread_id.to_string(),
+            scope: self.scope.map(String::from),
+            node_id: self.agent.node_id.clone(),
+            data: serde_json::to_value(&*th).unwrap_or(Value::Null),
+            events,
+        }
+    }
+
     async fn save(&self, th: &mut Thread, events: Vec<Value>) -> Result<(), NodeError> {
         self.save_charged(th, events, None).await
     }
