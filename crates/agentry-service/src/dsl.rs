@@ -43,6 +43,7 @@ use agentry_store::workflows::{self, WorkflowRow};
 use agentry_store::{NewEvent, Tx, credentials, edges, nodes, now_ms, users};
 use serde::Serialize;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -271,6 +272,28 @@ impl From<DslRejected> for ApplyError {
     fn from(e: DslRejected) -> Self {
         ApplyError::Rejected(e)
     }
+}
+
+/// How [`Services::apply_dsl_with`] applies.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApplyOptions<'a> {
+    /// The calling agent (for `inherit`).
+    pub parent: Option<&'a DslParent>,
+    /// Base of a webhook workflow's `webhook_url`.
+    pub public_url: Option<&'a str>,
+    /// Tags merged into the workflow's own, as a set (the tool's `tags`).
+    pub extra_tags: &'a [String],
+    /// Idempotency: applying again with the same key answers the workflow created the first
+    /// time (even if it was changed or its document differs) and creates nothing. Hashed
+    /// before it is stored.
+    pub create_key: Option<&'a str>,
+}
+
+fn webhook_url(public_url: Option<&str>, slug: &str) -> String {
+    format!(
+        "{}/api/v1/webhooks/{slug}/",
+        public_url.unwrap_or("").trim_end_matches('/')
+    )
 }
 
 /// A compiled document ready to persist.
@@ -765,25 +788,38 @@ impl Services {
         parent: Option<&DslParent>,
         public_url: Option<&str>,
     ) -> Result<DslApplyOut, ApplyError> {
-        self.apply_dsl_tagged(owner, text, parent, public_url, &[])
-            .await
+        self.apply_dsl_with(
+            owner,
+            text,
+            ApplyOptions {
+                parent,
+                public_url,
+                ..Default::default()
+            },
+        )
+        .await
     }
 
-    /// [`apply_dsl`](Services::apply_dsl), merging `extra_tags` into the workflow's tags as a
-    /// set (the tool's `tags` argument, tools.md §3).
-    pub async fn apply_dsl_tagged(
+    /// [`apply_dsl`](Services::apply_dsl) with every option (the `workflow_create` tool).
+    pub async fn apply_dsl_with(
         &self,
         owner: &Caller,
         text: &str,
-        parent: Option<&DslParent>,
-        public_url: Option<&str>,
-        extra_tags: &[String],
+        opts: ApplyOptions<'_>,
     ) -> Result<DslApplyOut, ApplyError> {
+        let key = opts
+            .create_key
+            .map(|k| hex::encode(Sha256::digest(k.as_bytes())));
+        if let Some(key) = &key
+            && let Some(done) = self.created_with(key, opts.public_url).await?
+        {
+            return Ok(done);
+        }
         let Prepared {
             mut graph,
             forked_from,
-        } = self.prepare(owner, text, parent).await?;
-        for t in extra_tags {
+        } = self.prepare(owner, text, opts.parent).await?;
+        for t in opts.extra_tags {
             if !graph.workflow.tags.contains(t) {
                 graph.workflow.tags.push(t.clone());
             }
@@ -793,47 +829,90 @@ impl Services {
             return Err(DslRejected { errors: tag_errors }.into());
         }
         let mut tx = self.db.begin().await?;
-        match self
+        let persisted = match self
             .persist(&mut tx, owner, &graph, forked_from.as_ref())
             .await
         {
-            Ok(row) => {
-                self.commit(tx).await?;
-                let webhook_url = graph
-                    .nodes
-                    .iter()
-                    .any(|n| n.component_type == "trigger_webhook")
-                    .then(|| {
-                        format!(
-                            "{}/api/v1/webhooks/{}/",
-                            public_url.unwrap_or("").trim_end_matches('/'),
-                            row.slug
-                        )
-                    });
-                Ok(DslApplyOut {
-                    success: true,
-                    workflow_id: row.id,
-                    slug: row.slug,
-                    node_count: graph.nodes.len(),
-                    edge_count: graph.edges.len(),
-                    mode: if forked_from.is_some() {
-                        "forked"
-                    } else {
-                        "created"
-                    }
-                    .into(),
-                    based_on: forked_from.map(|w| w.slug),
-                    webhook_url,
-                })
-            }
+            Ok(row) => match &key {
+                Some(key) => workflows::set_create_key(&mut tx, row.id, key)
+                    .await
+                    .map(|()| row)
+                    .map_err(ApplyError::from),
+                None => Ok(row),
+            },
+            Err(e) => Err(e),
+        };
+        let row = match persisted {
+            Ok(row) => row,
             Err(e) => {
                 // Dropping the transaction would roll it back too; say so explicitly.
                 if let Err(rollback) = tx.rollback().await {
                     tracing::warn!(error = %rollback, "DSL apply: rollback failed");
                 }
-                Err(e)
+                // A concurrent run of the same call won the key: answer what it created.
+                if let (Some(key), ApplyError::Service(_)) = (&key, &e)
+                    && let Some(done) = self.created_with(key, opts.public_url).await?
+                {
+                    return Ok(done);
+                }
+                return Err(e);
             }
-        }
+        };
+        self.commit(tx).await?;
+        let webhook = graph
+            .nodes
+            .iter()
+            .any(|n| n.component_type == "trigger_webhook");
+        Ok(DslApplyOut {
+            success: true,
+            workflow_id: row.id,
+            webhook_url: webhook.then(|| webhook_url(opts.public_url, &row.slug)),
+            slug: row.slug,
+            node_count: graph.nodes.len(),
+            edge_count: graph.edges.len(),
+            mode: if forked_from.is_some() {
+                "forked"
+            } else {
+                "created"
+            }
+            .into(),
+            based_on: forked_from.map(|w| w.slug),
+        })
+    }
+
+    /// The result of an earlier apply with idempotency key `key` (already hashed), if any.
+    async fn created_with(
+        &self,
+        key: &str,
+        public_url: Option<&str>,
+    ) -> Result<Option<DslApplyOut>, ApplyError> {
+        let mut tx = self.db.begin().await?;
+        let found = workflows::get_by_create_key_in(&mut tx, key).await?;
+        tx.rollback().await?;
+        let Some(w) = found else { return Ok(None) };
+        let node_rows = nodes::list(&self.db, w.id).await?;
+        let based_on = match w.forked_from_id {
+            Some(id) => workflows::get(&self.db, id).await?.map(|s| s.slug),
+            None => None,
+        };
+        let webhook = node_rows
+            .iter()
+            .any(|n| n.component_type == "trigger_webhook");
+        Ok(Some(DslApplyOut {
+            success: true,
+            workflow_id: w.id,
+            webhook_url: webhook.then(|| webhook_url(public_url, &w.slug)),
+            node_count: w.node_count as usize,
+            edge_count: w.edge_count as usize,
+            mode: if w.forked_from_id.is_some() {
+                "forked"
+            } else {
+                "created"
+            }
+            .into(),
+            based_on,
+            slug: w.slug,
+        }))
     }
 
     /// Writes the workflow, its nodes and edges inside `tx`, then checks what was written.

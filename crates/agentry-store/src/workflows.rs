@@ -209,6 +209,29 @@ pub async fn get_by_slug_in(tx: &mut Tx, slug: &str) -> StoreResult<Option<Workf
     )
 }
 
+/// The workflow created with `key` (the `workflow_create` tool's idempotency key), inside a
+/// transaction.
+pub async fn get_by_create_key_in(tx: &mut Tx, key: &str) -> StoreResult<Option<WorkflowRow>> {
+    let sql = format!("{SELECT} WHERE w.create_key = $1");
+    Ok(
+        on!(tx tx, c => sqlx::query_as::<_, WorkflowRow>(AssertSqlSafe(sql.as_str())).bind(key).fetch_optional(&mut *c).await)?,
+    )
+}
+
+/// Marks workflow `id` as created with `key` (unique: a second workflow with the same key is a
+/// unique violation).
+pub async fn set_create_key(tx: &mut Tx, id: i64, key: &str) -> StoreResult<()> {
+    on!(tx tx, c => {
+        sqlx::query("UPDATE workflows SET create_key = $1 WHERE id = $2")
+            .bind(key)
+            .bind(id)
+            .execute(&mut *c)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(())
+}
+
 /// Is `slug` used by a workflow other than `except_id`?
 pub async fn slug_taken(tx: &mut Tx, slug: &str, except_id: i64) -> StoreResult<bool> {
     let found: Option<i64> = on!(tx tx, c => {

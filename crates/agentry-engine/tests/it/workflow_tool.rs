@@ -51,6 +51,12 @@ async fn workflow_create_builds_a_runnable_workflow_and_reports_errors_to_the_mo
             ),
             ("c3", "workflow_create", json!({"dsl": "name: NoSteps\n"})),
             ("c4", "workflow_create", json!({})),
+            // The same call again (as after a crash mid-call): the same workflow, not a new one.
+            (
+                "c5",
+                "workflow_create",
+                json!({"dsl": CHILD, "tags": "x, y,made-by-agent"}),
+            ),
         ]));
         w.fake.push(Reply::text("Created it."));
         let id = w
@@ -87,6 +93,12 @@ async fn workflow_create_builds_a_runnable_workflow_and_reports_errors_to_the_mo
             answers[3],
             json!({"success": false, "error": "dsl is required"})
         );
+        assert_eq!(
+            &answers[4], created,
+            "{name}: a repeated call is idempotent"
+        );
+        let again = w.services.get_workflow(&w.caller, "child-helper-2").await;
+        assert!(again.is_err(), "{name}: no second workflow");
 
         // Owned by the hosting workflow's owner, tags merged as a set, model inherited.
         let detail = w

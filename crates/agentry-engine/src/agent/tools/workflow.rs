@@ -7,12 +7,14 @@
 //! answer is the compiler result as JSON text; every failure is a `{"success": false, "error",
 //! "errors"}` answer the model reads, never a failed execution.
 //!
-//! At-least-once like every tool: a crash while the call is in flight runs it again, which
-//! creates a second workflow (`…-2`) rather than none.
+//! Idempotent: the call runs again after a crash (tools are at-least-once), so the workflow is
+//! created with a key of (execution, agent node, arguments) and a second call with the same key
+//! answers the workflow the first one created. One consequence: the same agent node repeating
+//! the very same call in one execution gets the same workflow back.
 
 use super::{ToolCtx, arg};
 use agentry_core::flow::Snapshot;
-use agentry_service::dsl::{ApplyError, DslParent, parent_from_snapshot};
+use agentry_service::dsl::{ApplyError, ApplyOptions, DslParent, parent_from_snapshot};
 use serde_json::{Value, json};
 
 fn failure(error: impl std::fmt::Display) -> String {
@@ -81,16 +83,18 @@ pub(super) async fn workflow_create(args: &Value, ctx: &ToolCtx) -> String {
         Err(e) => return failure(e),
     };
     let parent = parent(ctx).await;
-    match services
-        .apply_dsl_tagged(
-            &owner,
-            &dsl,
-            Some(&parent),
-            ctx.env.public_url.as_deref(),
-            &tags_arg(args),
-        )
-        .await
-    {
+    let tags = tags_arg(args);
+    let key = format!(
+        "workflow_create\n{}\n{}\n{args}",
+        ctx.execution_id, ctx.agent.node_id
+    );
+    let opts = ApplyOptions {
+        parent: Some(&parent),
+        public_url: ctx.env.public_url.as_deref(),
+        extra_tags: &tags,
+        create_key: Some(&key),
+    };
+    match services.apply_dsl_with(&owner, &dsl, opts).await {
         Ok(out) => serde_json::to_string(&out).unwrap_or_else(failure),
         Err(ApplyError::Rejected(r)) => r.to_json().to_string(),
         Err(ApplyError::Service(e)) => failure(e),
