@@ -1438,5 +1438,23 @@ mod round_trip {
         fn arbitrary_documents_never_panic(v in value()) {
             let _ = parse_json(&json!({"name": "x", "steps": [v.clone(), {"type": "loop", "body": [v.clone()]}], "model": v.clone(), "trigger": v}));
         }
+
+        /// The worked examples with YAML-significant text spliced in anywhere: every error
+        /// path of the parser and compiler runs, none may panic.
+        #[test]
+        fn mutated_examples_never_panic(
+            which in 0usize..6,
+            at in any::<prop::sample::Index>(),
+            insert in "[ :\\-\\[\\]{}\"'#\n\t0-9a-z|>&*!%@]{0,16}",
+        ) {
+            let mut text = [E1, E2, E3, E4, E5, E6][which].to_string();
+            let mut pos = at.index(text.len() + 1);
+            while !text.is_char_boundary(pos) {
+                pos -= 1;
+            }
+            text.insert_str(pos, &insert);
+            let _ = compile_text(&text);
+            let _ = parse(&text);
+        }
     }
 }
