@@ -40,6 +40,9 @@ pub struct Orchestrator {
     topologies: Mutex<HashMap<String, Arc<(Snapshot, Topology)>>>,
     /// Successor jobs leased to this process at commit, by the job that created them.
     handoff: Mutex<HashMap<i64, JobRow>>,
+    /// The execution as a handed-off job's creating commit left it, by that job's id: the
+    /// successor decides from it instead of reading the row back.
+    prefetched: Mutex<HashMap<i64, ExecutionFull>>,
 }
 
 fn json_of<T: serde::Serialize>(v: &T) -> EngineResult<Value> {
@@ -83,6 +86,7 @@ impl Orchestrator {
             owner,
             topologies: Mutex::new(HashMap::new()),
             handoff: Mutex::new(HashMap::new()),
+            prefetched: Mutex::new(HashMap::new()),
         }
     }
 
@@ -212,6 +216,7 @@ impl Orchestrator {
         }
         let mut woke = false;
         let mut chained = None;
+        let mut committed: Option<ExecutionFull> = None;
         if let Some(mut run) = run {
             if !run.status.is_terminal() {
                 let now = now_ms();
@@ -254,15 +259,24 @@ impl Orchestrator {
                         woke = true;
                     }
                 }
+                let (state, book) = (json_of(&run.state)?, json_of(&run.book)?);
                 executions::save(
                     &mut tx,
                     &run.full.row.id,
                     run.status.as_str(),
-                    &json_of(&run.state)?,
-                    &json_of(&run.book)?,
+                    &state,
+                    &book,
                     run.full.row.started_at,
                 )
                 .await?;
+                if chained.is_some() {
+                    let mut full = run.full;
+                    full.row.status = run.status.as_str().to_string();
+                    full.snapshot = None;
+                    full.state.0 = state;
+                    full.book.0 = book;
+                    committed = Some(full);
+                }
             } else {
                 self.forget(&run.full.row.id);
             }
@@ -271,8 +285,13 @@ impl Orchestrator {
         if woke {
             self.services.work.notify_waiters();
         }
-        if let (Some(next), Ok(mut handoff)) = (chained, self.handoff.lock()) {
-            handoff.insert(job.id, next);
+        if let Some(next) = chained {
+            if let (Some(full), Ok(mut prefetched)) = (committed, self.prefetched.lock()) {
+                prefetched.insert(next.id, full);
+            }
+            if let Ok(mut handoff) = self.handoff.lock() {
+                handoff.insert(job.id, next);
+            }
         }
         Ok(())
     }
@@ -352,9 +371,30 @@ impl Orchestrator {
 
     async fn node(&self, job: &JobRow) -> EngineResult<()> {
         let exec_id = job.execution_id.clone().unwrap_or_default();
-        // (1) Decide, without holding a lock.
+        // (1) Decide, without holding a lock: from the state the commit that handed this job
+        // over left (nothing this node depends on can change after it was enqueued), else
+        // from the row.
         let cached = self.is_cached(&exec_id);
-        let Some(full) = executions::get_full(&self.services.db, &exec_id, !cached).await? else {
+        let prefetched = self
+            .prefetched
+            .lock()
+            .ok()
+            .and_then(|mut p| p.remove(&job.id))
+            .filter(|_| cached);
+        // The current status (a cancel may have come since) and the budget gate, in one read.
+        let Some(gate) = executions::node_gate(&self.services.db, &exec_id).await? else {
+            let tx = self.services.db.begin().await?;
+            return self.save_and_commit(tx, None, job).await;
+        };
+        if Status::parse(&gate.status).is_none_or(|s| s.is_terminal()) {
+            let tx = self.services.db.begin().await?;
+            return self.save_and_commit(tx, None, job).await;
+        }
+        let full = match prefetched {
+            Some(full) => Some(full),
+            None => executions::get_full(&self.services.db, &exec_id, !cached).await?,
+        };
+        let Some(full) = full else {
             let tx = self.services.db.begin().await?;
             return self.save_and_commit(tx, None, job).await;
         };
@@ -426,14 +466,11 @@ impl Orchestrator {
         // The epic budget gate of a delegated execution (registry.md §8): the node does not
         // run; the execution fails and its task mirrors the failure.
         let used = &book.usage;
-        if let Some(msg) = agentry_service::registry::budget_check(
-            &self.services.db,
-            &exec_id,
+        if let Some(msg) = agentry_service::registry::gate_over_budget(
+            &gate,
             used.input_tokens + used.output_tokens,
             used.cost_usd,
-        )
-        .await?
-        {
+        ) {
             let msg: String = msg.chars().take(2000).collect();
             return self
                 .fail_execution(job, &msg, Some("budget_exceeded"))

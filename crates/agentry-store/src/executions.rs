@@ -269,6 +269,35 @@ pub async fn active_children(tx: &mut Tx, parent: &str) -> StoreResult<Vec<Strin
     })?)
 }
 
+/// What the engine checks before running a node (engine.md §3, registry.md §8): the
+/// execution's status and, when a task references it, its epic's budget and spend (this one
+/// query reads `tasks` and `epics` too, so the hot path pays one round trip for both).
+#[derive(Debug, Clone, PartialEq, Default, sqlx::FromRow)]
+pub struct NodeGate {
+    pub status: String,
+    pub budget_tokens: Option<i64>,
+    pub budget_usd: Option<f64>,
+    pub spent_tokens: Option<i64>,
+    pub spent_usd: Option<f64>,
+}
+
+pub async fn node_gate(db: &Db, id: &str) -> StoreResult<Option<NodeGate>> {
+    Ok(on!(db.read(), c => {
+        sqlx::query_as::<_, NodeGate>(
+            "SELECT e.status, b.budget_tokens, b.budget_usd, b.spent_tokens, b.spent_usd
+             FROM executions e LEFT JOIN (
+                 SELECT t.execution_id, ep.budget_tokens, ep.budget_usd, ep.spent_tokens, ep.spent_usd
+                 FROM tasks t JOIN epics ep ON ep.id = t.epic_id
+                 WHERE t.execution_id = $1 ORDER BY t.seq LIMIT 1) b ON b.execution_id = e.id
+             WHERE e.id = $1",
+        )
+        .bind(id)
+        .fetch_all(c)
+        .await
+        .map(|rows| rows.into_iter().next())
+    })?)
+}
+
 /// What an execution's descendants (children, their children, …) used, for the
 /// `activity_summary` of its `execution_completed` event (api.md §10).
 #[derive(Debug, Clone, Copy, PartialEq, Default, sqlx::FromRow)]

@@ -361,17 +361,3 @@ pub async fn budget_for_execution_in(
             .await
     })?)
 }
-
-/// [`budget_for_execution_in`] from the read pool (the engine checks before every node).
-pub async fn budget_for_execution(
-    db: &Db,
-    execution_id: &str,
-) -> StoreResult<Option<EpicBudgetRow>> {
-    Ok(on!(db.read(), c => {
-        sqlx::query_as::<_, EpicBudgetRow>(BUDGET_FOR_EXECUTION)
-            .bind(execution_id)
-            .fetch_all(c)
-            .await
-            .map(|rows| rows.into_iter().next())
-    })?)
-}

@@ -20,8 +20,8 @@ mod tasks;
 
 pub use dto::*;
 pub use sync::{
-    add_epic_overhead_in, add_task_usage_in, budget_check, budget_check_in, charge_agent_call_in,
-    link_task_in, sync_task_from_execution,
+    add_epic_overhead_in, add_task_usage_in, budget_check_in, charge_agent_call_in,
+    gate_over_budget, link_task_in, sync_task_from_execution,
 };
 
 use crate::{Caller, ServiceError, ServiceResult};

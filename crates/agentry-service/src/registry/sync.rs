@@ -109,15 +109,26 @@ pub async fn budget_check_in(
     Ok(over_budget(row, used_tokens, used_usd))
 }
 
-/// [`budget_check_in`] outside a transaction: what the engine runs before every node.
-pub async fn budget_check(
-    db: &agentry_store::Db,
-    execution_id: &str,
-    used_tokens: i64,
-    used_usd: f64,
-) -> ServiceResult<Option<String>> {
-    let row = store::budget_for_execution(db, execution_id).await?;
-    Ok(over_budget(row, used_tokens, used_usd))
+/// [`budget_check_in`] on the row the engine reads before every node
+/// ([`agentry_store::executions::node_gate`]).
+pub fn gate_over_budget(
+    gate: &agentry_store::executions::NodeGate,
+    tokens: i64,
+    usd: f64,
+) -> Option<String> {
+    if gate.budget_tokens.is_none() && gate.budget_usd.is_none() {
+        return None;
+    }
+    budget_exceeded(
+        &Budget {
+            budget_tokens: gate.budget_tokens,
+            budget_usd: gate.budget_usd,
+            spent_tokens: gate.spent_tokens.unwrap_or(0),
+            spent_usd: gate.spent_usd.unwrap_or(0.0),
+        },
+        tokens,
+        usd,
+    )
 }
 
 fn over_budget(row: Option<store::EpicBudgetRow>, tokens: i64, usd: f64) -> Option<String> {
