@@ -426,10 +426,18 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
         }
         let calls = resp.message.tool_calls.clone();
         th.usage.tool_invocations += calls.len() as i64;
+        // Each turn's text goes out as `chat_message` (api.md §10), a repeat only once.
+        let said = resp.message.content.trim();
+        let previous = th.messages[th.start.min(th.messages.len())..]
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::Assistant)
+            .map(|m| m.content.trim());
+        let chat = (!said.is_empty() && previous != Some(said)).then(|| said.to_string());
         th.messages.push(resp.message.clone());
         if calls.is_empty() {
             th.finished = true;
-            saver.save_charged(&mut th, vec![], charge).await?;
+            saver.save_after_call(&mut th, vec![], charge, chat).await?;
             break resp.message.content;
         }
         // The batch is part of the checkpoint before any tool runs, so a crash from here on
@@ -439,7 +447,9 @@ pub async fn run(env: &AgentEnv<'_>, ctx: NodeCtx<'_>) -> NodeResult {
             .map(|c| tool_event(c, &tools, node, "running"))
             .collect();
         th.pending = Some(PendingBatch::new(calls));
-        saver.save_charged(&mut th, running, charge).await?;
+        saver
+            .save_after_call(&mut th, running, charge, chat)
+            .await?;
     };
 
     if let Some(owner) = env.owner_id
@@ -530,23 +540,25 @@ impl Saver<'_> {
     }
 
     async fn save(&self, th: &mut Thread, events: Vec<Value>) -> Result<(), NodeError> {
-        self.save_charged(th, events, None).await
+        self.save_after_call(th, events, None, None).await
     }
 
-    /// Saves the checkpoint after a model call whose usage (`tokens`, `usd`) goes to the
-    /// registry in the same commit (registry.md §12), so a crash never charges it twice.
-    async fn save_charged(
+    /// Saves the checkpoint after a model call, in one commit with: the call's usage
+    /// (`tokens`, `usd`) charged in the registry (registry.md §12), so a crash never charges it
+    /// twice; the tool-call events; and the turn's text as `chat_message`.
+    async fn save_after_call(
         &self,
         th: &mut Thread,
         events: Vec<Value>,
         charge: Option<(i64, f64)>,
+        chat: Option<String>,
     ) -> Result<(), NodeError> {
         th.stamp();
         let db = &self.services.db;
         let node_id = &self.agent.node_id;
         let charge =
             charge.filter(|_| th.inline.active_task.is_some() || th.inline.touched_epic.is_some());
-        if charge.is_none() && events.is_empty() {
+        if charge.is_none() && events.is_empty() && chat.is_none() {
             let data = serde_json::to_value(&*th).unwrap_or(Value::Null);
             return agentry_store::checkpoints::save(
                 db,
@@ -579,6 +591,15 @@ impl Saver<'_> {
             .map_err(store_error)?;
         for e in events {
             crate::events::emit_node_status(&mut tx, self.execution_id, self.slug, self.root, e);
+        }
+        if let Some(text) = chat {
+            agentry_service::executions::emit_execution_event(
+                &mut tx,
+                self.execution_id,
+                self.slug,
+                "chat_message",
+                json!({"text": text, "node_id": self.agent.node_id}),
+            );
         }
         let stored = tx.commit().await.map_err(store_error)?;
         self.services.bus.publish(stored);

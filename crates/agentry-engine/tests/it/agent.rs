@@ -494,3 +494,42 @@ async fn conversation_memory_spans_executions_and_shows_in_chat_history() {
         );
     }
 }
+
+#[tokio::test]
+async fn each_turns_text_is_a_chat_message_once() {
+    for t in testing::all("agent_chat_messages").await {
+        let w = world(t.db.clone()).await;
+        let name = t.db.backend_name();
+        let slug = agent_workflow(&w, "chatty", &["calculator"], json!({})).await;
+        let calc = |id: &str| {
+            Reply::tool_calls(vec![(id, "calculator", json!({"expression": "2+2"}))])
+                .with_text("Working on it")
+        };
+        w.fake.push(calc("c1"));
+        w.fake.push(calc("c2"));
+        w.fake.push(Reply::text("It is 4."));
+        let id = w
+            .services
+            .execute(&w.caller, &slug, "2+2?".into(), None)
+            .await
+            .expect("execute");
+        let row = wait_for(&w, &id, &["completed", "failed"]).await;
+        assert_eq!(row.status, "completed", "{name}: {}", row.error_message);
+        let chat: Vec<Value> =
+            agentry_store::events::list_after(&w.services.db, &format!("execution:{id}"), 0, 1000)
+                .await
+                .expect("events")
+                .into_iter()
+                .filter(|e| e.kind == "chat_message")
+                .map(|e| e.data.0)
+                .collect();
+        assert_eq!(
+            chat,
+            [
+                json!({"text": "Working on it", "node_id": "a"}),
+                json!({"text": "It is 4.", "node_id": "a"})
+            ],
+            "{name}: the repeated turn text is sent once"
+        );
+    }
+}
