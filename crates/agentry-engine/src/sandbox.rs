@@ -237,6 +237,7 @@ impl Sandbox {
         if !Path::new(PYTHON).exists() {
             return Err(format!("{PYTHON} not found"));
         }
+        sweep_stale_scratch(&sandbox.scratch_root, STALE_SCRATCH);
         let workdir = ScratchDir::create(&sandbox.scratch_root)
             .map_err(|e| format!("cannot create a work directory: {e}"))?;
         let mut cmd = SandboxCommand::new(
@@ -564,6 +565,35 @@ fn find_program(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Scratch directories untouched this long belong to no live run (a process killed with
+/// SIGKILL cannot remove its own); the first sandbox use of a process removes them.
+const STALE_SCRATCH: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes `agentry-sandbox-*` directories under `root` not modified for `older_than`;
+/// returns how many.
+fn sweep_stale_scratch(root: &Path, older_than: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with("agentry-sandbox-") {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= older_than);
+        if stale && std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// A fresh per-run directory (`sandbox/` → `/sandbox`, `out/` → the result directory), removed
 /// on drop.
 struct ScratchDir(PathBuf);
@@ -597,6 +627,25 @@ impl Drop for ScratchDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stale_scratch_directories_are_swept_and_fresh_ones_kept() {
+        let root = std::env::temp_dir().join(format!("agentry-sweep-{}", ulid::Ulid::generate()));
+        std::fs::create_dir_all(&root).expect("root");
+        let fresh = ScratchDir::create(&root).expect("scratch");
+        std::fs::create_dir_all(root.join("unrelated")).expect("other");
+        // Nothing is older than an hour: all kept.
+        assert_eq!(
+            sweep_stale_scratch(&root, std::time::Duration::from_secs(3600)),
+            0
+        );
+        assert!(fresh.0.exists());
+        // With a zero age every scratch directory is stale; other directories stay.
+        assert_eq!(sweep_stale_scratch(&root, std::time::Duration::ZERO), 1);
+        assert!(!fresh.0.exists());
+        assert!(root.join("unrelated").exists());
+        let _ = std::fs::remove_dir_all(&root);
+    }
 
     fn fake(prlimit: &str) -> Sandbox {
         Sandbox {
