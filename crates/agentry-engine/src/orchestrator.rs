@@ -269,7 +269,12 @@ impl Orchestrator {
                     run.full.row.started_at,
                 )
                 .await?;
-                if chained.is_some() {
+                if chained.is_none() {
+                    // Nothing runs next here: an execution that waits (on children, a person,
+                    // a delay) or continues on other workers keeps nothing in this process;
+                    // whoever runs its next job reads its graph again.
+                    self.forget(&run.full.row.id);
+                } else {
                     let mut full = run.full;
                     full.row.status = run.status.as_str().to_string();
                     full.snapshot = None;
@@ -828,9 +833,6 @@ impl Orchestrator {
         run.book.waiting.insert(node.node_id.clone());
         if run.book.waiting.len() as i64 >= run.book.inflight {
             run.book.pause(now_ms());
-            // Only waiting: a parked execution keeps nothing in this process (its graph is
-            // read again when it resumes).
-            self.forget(&id);
         }
         node_runs::insert(
             tx,

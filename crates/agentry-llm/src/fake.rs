@@ -301,7 +301,9 @@ impl FakeProvider {
 
     /// Forgets the recorded requests.
     pub fn clear_requests(&self) {
-        self.lock().requests.clear();
+        let mut st = self.lock();
+        st.requests.clear();
+        st.requests.shrink_to_fit();
     }
 
     /// The ids `GET /models` answers (default `fake-model-1`, `fake-model-2`).

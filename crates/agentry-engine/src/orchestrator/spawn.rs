@@ -119,9 +119,6 @@ impl Orchestrator {
         run.book.waiting.insert(node.node_id.clone());
         if run.book.waiting.len() as i64 >= run.book.inflight {
             run.book.pause(now_ms());
-            // Only waiting: a parked execution keeps nothing in this process (its graph is
-            // read again when it resumes).
-            self.forget(&id);
         }
         let about = json!({"child_execution_ids": child_ids, "cycle": cycle});
         node_runs::insert(
