@@ -21,6 +21,19 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Counts the bytes live on the Rust heap, so parked parents' footprint in this process is
+/// measured exactly (RSS also moves with allocator retention and SQLite's own page cache,
+/// which C allocates outside this counter and bounds by its `cache_size`).
+#[global_allocator]
+static GLOBAL: &stats_alloc::StatsAlloc<std::alloc::System> = &stats_alloc::INSTRUMENTED_SYSTEM;
+
+fn live_heap() -> i64 {
+    // `bytes_allocated` / `bytes_deallocated` already include reallocations' growth and
+    // shrinkage (`bytes_reallocated` is that same net change again).
+    let s = GLOBAL.stats();
+    s.bytes_allocated as i64 - s.bytes_deallocated as i64
+}
+
 const RUNS: usize = 60;
 const PARKED: usize = 2000;
 
@@ -226,46 +239,68 @@ async fn parked_parents(b: &Bench, backend: &str, db_file: Option<&std::path::Pa
             json!({"tasks": [{"workflow_slug": target, "input_text": "x"}]}),
         )])
     });
+    b.fake.clear_requests();
+    let heap_before = live_heap();
     let rss_before = rss_kib();
     let file_before = file_kib(db_file);
     let tasks_before = tokio::runtime::Handle::current()
         .metrics()
         .num_alive_tasks();
-    for _ in 0..PARKED {
-        b.services
-            .execute(&b.caller, &spawner, "go".into(), None)
-            .await
-            .expect("execute");
-    }
-    // Until every parent has parked and every child sits in its delayed step.
-    loop {
-        let waiting = executions::list(
-            &b.services.db,
-            &executions::ExecutionFilter {
-                workflow_slug: Some(slow.clone()),
-                status: Some("running".into()),
-                ..Default::default()
-            },
-            agentry_core::page::PageRequest {
-                limit: 1,
-                offset: 0,
-            },
-        )
-        .await
-        .expect("list")
-        .1;
-        let queued = agentry_store::jobs::queue_depth(&b.services.db, agentry_store::now_ms())
-            .await
-            .unwrap_or(1);
-        if waiting as usize == PARKED && queued == 0 {
-            break;
+    // Two halves: a footprint that grows by the same amount in each is per parent; one that
+    // grows only in the first is warm-up (caches and buffers reaching their size).
+    let mut heap_marks = vec![heap_before];
+    for half in 1..=2 {
+        for _ in 0..PARKED / 2 {
+            b.services
+                .execute(&b.caller, &spawner, "go".into(), None)
+                .await
+                .expect("execute");
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Until every parent has parked and every child sits in its delayed step.
+        loop {
+            let waiting = executions::list(
+                &b.services.db,
+                &executions::ExecutionFilter {
+                    workflow_slug: Some(slow.clone()),
+                    status: Some("running".into()),
+                    ..Default::default()
+                },
+                agentry_core::page::PageRequest {
+                    limit: 1,
+                    offset: 0,
+                },
+            )
+            .await
+            .expect("list")
+            .1;
+            let queued = agentry_store::jobs::queue_depth(&b.services.db, agentry_store::now_ms())
+                .await
+                .unwrap_or(1);
+            if waiting as usize == half * PARKED / 2 && queued == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        b.fake.clear_requests();
+        heap_marks.push(live_heap());
     }
+    println!(
+        "| {backend} | live Rust heap while parking: first {} parents {:+.1} KiB, next {} {:+.1} KiB |",
+        PARKED / 2,
+        (heap_marks[1] - heap_marks[0]) as f64 / 1024.0,
+        PARKED / 2,
+        (heap_marks[2] - heap_marks[1]) as f64 / 1024.0,
+    );
     b.fake.clear_requests();
     let tasks_after = tokio::runtime::Handle::current()
         .metrics()
         .num_alive_tasks();
+    let heap_after = live_heap();
+    println!(
+        "| {backend} | {PARKED} parents parked | live Rust heap {:+.1} KiB in all ({:+.0} bytes per parent) |",
+        (heap_after - heap_before) as f64 / 1024.0,
+        (heap_after - heap_before) as f64 / PARKED as f64,
+    );
     let rss_after = rss_kib();
     let file_after = file_kib(db_file);
     println!(
