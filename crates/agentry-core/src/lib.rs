@@ -7,6 +7,7 @@
 //! Nothing here touches a database, a socket or a clock it was not handed, so every rule is
 //! unit- and property-tested on its own.
 
+pub mod discovery;
 pub mod flow;
 pub mod graph;
 pub mod ids;
