@@ -15,6 +15,7 @@ pub mod auth;
 pub mod caller;
 pub mod chat;
 pub mod credentials;
+pub mod discovery;
 pub mod dsl;
 pub mod dto;
 pub mod edges;

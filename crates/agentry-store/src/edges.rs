@@ -184,3 +184,26 @@ pub async fn rename_node(tx: &mut Tx, workflow_id: i64, old: &str, new: &str) ->
     })?;
     Ok(())
 }
+
+/// What capability extraction (discovery.md §2) needs from an edge: its ends and label (only
+/// data edges, which wire triggers, and `tool` edges, which make `http_request` a tool).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct EdgeFactRow {
+    pub workflow_id: i64,
+    pub source_node_id: String,
+    pub target_node_id: String,
+    pub edge_label: String,
+}
+
+/// The edge facts of every discovery candidate of `owner_id`, by workflow.
+pub async fn discovery_facts(db: &Db, owner_id: Option<i64>) -> StoreResult<Vec<EdgeFactRow>> {
+    let sql = format!(
+        "SELECT e.workflow_id, e.source_node_id, e.target_node_id, e.edge_label
+         FROM edges e JOIN workflows w ON w.id = e.workflow_id
+         WHERE e.edge_label IN ('', 'tool') AND {} ORDER BY e.workflow_id",
+        crate::workflows::DISCOVERABLE
+    );
+    Ok(on!(db.read(), c => {
+        sqlx::query_as::<_, EdgeFactRow>(AssertSqlSafe(sql.as_str())).bind(owner_id).fetch_all(c).await
+    })?)
+}

@@ -347,26 +347,16 @@ pub async fn search(
     let cond = filter_sql(&backend);
     let (from, score, matches, query) = if terms.is_empty() {
         (
-            "epics e",
-            "CAST(0 AS DOUBLE PRECISION)",
-            "($5 IS NULL)",
+            "epics e".to_string(),
+            "CAST(0 AS DOUBLE PRECISION)".to_string(),
+            "($5 IS NULL)".to_string(),
             None,
         )
     } else {
-        let (from, score, matches, query) = sql_for!(backend,
-        sqlite: (
-            "epics_fts JOIN epics e ON e.seq = epics_fts.rowid",
-            "-bm25(epics_fts)",
-            "epics_fts MATCH $5",
-            fts5_query(terms)
-        ),
-        postgres: (
-            "epics e",
-            "CAST(ts_rank(e.search_tsv, to_tsquery('english', $5)) AS DOUBLE PRECISION)",
-            "e.search_tsv @@ to_tsquery('english', $5)",
-            terms.join(" | ")
-        ));
-        (from, score, matches, Some(query))
+        let r = crate::fts::ranked(&backend, "epics", "e", "seq", 5);
+        let q = crate::fts::query_text(&backend, terms);
+        let (from, score, matches) = (r.from, r.score, r.matches);
+        (from, score, matches, Some(q))
     };
     let list_sql = format!(
         "SELECT {COLUMNS}, {score} AS score FROM {from} WHERE {cond} AND {matches}
@@ -387,15 +377,6 @@ pub async fn search(
             .and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound))
     })?;
     Ok((rows, total))
-}
-
-/// An FTS5 query matching any of `terms`, each quoted (terms are letters and digits only).
-pub(crate) fn fts5_query(terms: &[String]) -> String {
-    terms
-        .iter()
-        .map(|t| format!("\"{}\"", t.replace('"', "")))
-        .collect::<Vec<_>>()
-        .join(" OR ")
 }
 
 /// Deletes one epic (its tasks cascade).

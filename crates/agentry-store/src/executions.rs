@@ -368,3 +368,36 @@ pub async fn active_for_trigger(
     })?;
     Ok(found.is_some())
 }
+
+/// A workflow's execution metrics (discovery.md §3) over its `completed` and `failed`
+/// executions: their number, how many completed, the mean duration of those with both
+/// timestamps and the mean cost.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct WorkflowMetricsRow {
+    pub workflow_id: i64,
+    pub execution_count: i64,
+    pub completed: i64,
+    pub avg_duration_ms: Option<f64>,
+    pub avg_cost_usd: Option<f64>,
+}
+
+/// Metrics of every discovery candidate of `owner_id` that has counted executions.
+pub async fn discovery_metrics(
+    db: &Db,
+    owner_id: Option<i64>,
+) -> StoreResult<Vec<WorkflowMetricsRow>> {
+    let sql = format!(
+        "SELECT x.workflow_id, COUNT(*) AS execution_count,
+            CAST(SUM(CASE WHEN x.status = 'completed' THEN 1 ELSE 0 END) AS BIGINT) AS completed,
+            CAST(AVG(CASE WHEN x.started_at IS NOT NULL AND x.completed_at IS NOT NULL
+                THEN x.completed_at - x.started_at END) AS DOUBLE PRECISION) AS avg_duration_ms,
+            CAST(AVG(x.total_cost_usd) AS DOUBLE PRECISION) AS avg_cost_usd
+         FROM executions x JOIN workflows w ON w.id = x.workflow_id
+         WHERE x.status IN ('completed', 'failed') AND {}
+         GROUP BY x.workflow_id",
+        crate::workflows::DISCOVERABLE
+    );
+    Ok(on!(db.read(), c => {
+        sqlx::query_as::<_, WorkflowMetricsRow>(AssertSqlSafe(sql.as_str())).bind(owner_id).fetch_all(c).await
+    })?)
+}

@@ -32,6 +32,7 @@ pub mod epics;
 mod error;
 pub mod events;
 pub mod executions;
+mod fts;
 pub mod jobs;
 pub mod memories;
 pub mod node_runs;

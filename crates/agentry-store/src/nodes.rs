@@ -175,3 +175,41 @@ pub async fn delete(tx: &mut Tx, workflow_id: i64, node_id: &str) -> StoreResult
     })?;
     Ok(n > 0)
 }
+
+/// What capability extraction (discovery.md §2) needs from a node: its type, an `ai_model`'s
+/// `model_name`, an agent's `extra_config.conversation_memory`.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct NodeFactRow {
+    pub workflow_id: i64,
+    pub node_id: String,
+    pub component_type: String,
+    pub model_name: Option<String>,
+    pub conversation_memory: bool,
+}
+
+/// The node facts of every discovery candidate of `owner_id` (see
+/// `workflows::discovery_candidates`), by workflow.
+pub async fn discovery_facts(db: &Db, owner_id: Option<i64>) -> StoreResult<Vec<NodeFactRow>> {
+    let backend = db.read();
+    let (model, memory) = sql_for!(backend,
+    sqlite: (
+        "CASE WHEN n.component_type = 'ai_model' THEN json_extract(n.config, '$.model_name') END",
+        "CASE WHEN n.component_type = 'agent'
+            AND json_extract(n.config, '$.extra_config.conversation_memory') = 1 THEN 1 ELSE 0 END"
+    ),
+    postgres: (
+        "CASE WHEN n.component_type = 'ai_model' THEN n.config->>'model_name' END",
+        "(n.component_type = 'agent'
+            AND COALESCE(n.config->'extra_config'->'conversation_memory' = 'true'::jsonb, FALSE))"
+    ));
+    let sql = format!(
+        "SELECT n.workflow_id, n.node_id, n.component_type, {model} AS model_name,
+            {memory} AS conversation_memory
+         FROM nodes n JOIN workflows w ON w.id = n.workflow_id
+         WHERE {} ORDER BY n.workflow_id",
+        crate::workflows::DISCOVERABLE
+    );
+    Ok(on!(backend, c => {
+        sqlx::query_as::<_, NodeFactRow>(AssertSqlSafe(sql.as_str())).bind(owner_id).fetch_all(c).await
+    })?)
+}

@@ -5,7 +5,6 @@
 //! every write happens with its epic locked (`epics::lock`), so read-modify-write is safe.
 //! `prior_*` hold what earlier attempts of a retried task cost (§7).
 
-use crate::epics::fts5_query;
 use crate::workflows::json_list;
 use crate::{Backend, Db, StoreResult, Tx};
 use agentry_core::page::PageRequest;
@@ -283,26 +282,20 @@ pub async fn search(
     let cond = filter_sql(&backend);
     let (from, score, matches, query) = if terms.is_empty() {
         (
-            "tasks t JOIN epics e ON e.id = t.epic_id",
-            "CAST(0 AS DOUBLE PRECISION)",
-            "($6 IS NULL)",
+            "tasks t JOIN epics e ON e.id = t.epic_id".to_string(),
+            "CAST(0 AS DOUBLE PRECISION)".to_string(),
+            "($6 IS NULL)".to_string(),
             None,
         )
     } else {
-        let (from, score, matches, query) = sql_for!(backend,
-        sqlite: (
-            "tasks_fts JOIN tasks t ON t.seq = tasks_fts.rowid JOIN epics e ON e.id = t.epic_id",
-            "-bm25(tasks_fts)",
-            "tasks_fts MATCH $6",
-            fts5_query(terms)
-        ),
-        postgres: (
-            "tasks t JOIN epics e ON e.id = t.epic_id",
-            "CAST(ts_rank(t.search_tsv, to_tsquery('english', $6)) AS DOUBLE PRECISION)",
-            "t.search_tsv @@ to_tsquery('english', $6)",
-            terms.join(" | ")
-        ));
-        (from, score, matches, Some(query))
+        let r = crate::fts::ranked(&backend, "tasks", "t", "seq", 6);
+        let q = crate::fts::query_text(&backend, terms);
+        (
+            format!("{} JOIN epics e ON e.id = t.epic_id", r.from),
+            r.score,
+            r.matches,
+            Some(q),
+        )
     };
     let list_sql = format!(
         "SELECT {COLUMNS}, {score} AS score FROM {from} WHERE {cond} AND {matches}

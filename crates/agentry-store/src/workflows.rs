@@ -328,3 +328,56 @@ pub async fn delete_many(
         sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.as_str())).bind(Json(slugs)).bind(owner_id).fetch_all(&mut *c).await
     })?)
 }
+
+/// The workflows discovery may return (discovery.md §2): active ones of owner `$1` plus public
+/// ones; `$1` NULL (admins): every active workflow. Shared by the discovery reads of
+/// `workflows`, `nodes`, `edges` and `executions`, which join `workflows w`.
+pub(crate) const DISCOVERABLE: &str =
+    "w.is_active AND ($1 IS NULL OR w.owner_id = $1 OR w.is_public)";
+
+/// A discovery candidate: what the score and the result item need from the workflow row.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct CandidateRow {
+    pub id: i64,
+    pub owner_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub tags: Option<Json<Vec<String>>>,
+}
+
+/// Every discovery candidate for `owner_id` (`None`: all active workflows), by id.
+pub async fn discovery_candidates(
+    db: &Db,
+    owner_id: Option<i64>,
+) -> StoreResult<Vec<CandidateRow>> {
+    let sql = format!(
+        "SELECT w.id, w.owner_id, w.slug, w.name, w.description, w.tags FROM workflows w
+         WHERE {DISCOVERABLE} ORDER BY w.id"
+    );
+    Ok(on!(db.read(), c => {
+        sqlx::query_as::<_, CandidateRow>(AssertSqlSafe(sql.as_str())).bind(owner_id).fetch_all(c).await
+    })?)
+}
+
+/// The discovery candidates matching any of `terms` in name, description or tags, with their
+/// full-text rank (higher is better; see `fts`). No terms: nothing.
+pub async fn text_ranks(
+    db: &Db,
+    owner_id: Option<i64>,
+    terms: &[String],
+) -> StoreResult<Vec<(i64, f64)>> {
+    if terms.is_empty() {
+        return Ok(vec![]);
+    }
+    let backend = db.read();
+    let r = crate::fts::ranked(&backend, "workflows", "w", "id", 2);
+    let query = crate::fts::query_text(&backend, terms);
+    let sql = format!(
+        "SELECT w.id, {} AS score FROM {} WHERE {} AND {DISCOVERABLE}",
+        r.score, r.from, r.matches
+    );
+    Ok(on!(backend, c => {
+        sqlx::query_as::<_, (i64, f64)>(AssertSqlSafe(sql.as_str())).bind(owner_id).bind(&query).fetch_all(c).await
+    })?)
+}

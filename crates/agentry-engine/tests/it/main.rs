@@ -2,6 +2,7 @@
 
 mod agent;
 mod agent_tools;
+mod discover;
 mod http;
 mod registry_tools;
 mod sandbox;

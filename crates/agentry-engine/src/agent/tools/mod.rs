@@ -6,6 +6,7 @@
 //! One file per family: [`identity`] (whoami), [`memory`] (recall, remember), [`web`]
 //! (http_request, web_search, platform_api), [`sandboxed`] (code_execute, run_command).
 
+mod discover;
 mod identity;
 mod memory;
 pub mod registry;
@@ -73,6 +74,7 @@ const SUPPORTED: &[&str] = &[
     "platform_api",
     "run_command",
     "workflow_create",
+    "workflow_discover",
     "spawn_and_await",
 ];
 
@@ -198,6 +200,7 @@ pub fn spec(tool: &Tool) -> ToolSpec {
             "Run a shell command (/bin/sh -c) in this workflow's sandboxed workspace; files persist between runs.",
             json!({"type": "object", "required": ["command"], "properties": {"command": {"type": "string"}}}),
         ),
+        "workflow_discover" => discover::schema(),
         "spawn_and_await" => spawn::schema(),
         other => {
             registry::schema(other).unwrap_or(("", json!({"type": "object", "properties": {}})))
@@ -240,6 +243,7 @@ pub async fn call(tool: &Tool, args: &Value, ctx: &ToolCtx) -> ToolOutcome {
         "code_execute" => sandboxed::code_tool(tool, args, ctx).await,
         "run_command" => sandboxed::run_command(tool, &arg(args, "command"), ctx).await,
         "workflow_create" => workflow::workflow_create(args, ctx).await,
+        "workflow_discover" => discover::workflow_discover(args, ctx).await,
         name if registry::NAMES.contains(&name) => return registry::call(tool, args, ctx).await,
         "spawn_and_await" => return spawn::call(args),
         "recall" => memory::recall(tool, args, ctx).await,
