@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod credentials;
+pub mod discover;
 pub mod dsl;
 pub mod edges;
 pub mod epics;
@@ -24,6 +25,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(auth::routes())
         .merge(users::routes())
         .merge(workflows::routes())
+        .merge(discover::routes())
         .merge(dsl::routes())
         .merge(nodes::routes())
         .merge(edges::routes())

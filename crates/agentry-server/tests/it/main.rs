@@ -7,6 +7,7 @@ mod support;
 mod auth;
 mod bad_input;
 mod credentials;
+mod discover;
 mod dsl;
 mod nodes_edges;
 mod openapi;

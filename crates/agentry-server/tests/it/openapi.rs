@@ -24,6 +24,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("/api/v1/workflows/{slug}/", &["delete", "get", "patch"]),
     ("/api/v1/workflows/{slug}/validate/", &["post"]),
     ("/api/v1/workflows/validate-dsl/", &["post"]),
+    ("/api/v1/workflows/discover/", &["post"]),
     ("/api/v1/workflows/dsl/", &["post"]),
     ("/api/v1/workflows/{slug}/dsl/", &["get"]),
     ("/api/v1/workflows/dsl/examples/", &["get"]),
