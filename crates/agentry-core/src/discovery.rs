@@ -3,7 +3,7 @@
 //! Pure: the store hands in node/edge facts, tags, descriptions, success rates and text ranks.
 
 use crate::node_types::{self, Kind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -41,7 +41,7 @@ pub struct EdgeFacts {
 }
 
 /// A workflow's capabilities (§2); every list de-duplicated and sorted.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Capabilities {
     pub triggers: Vec<String>,
     pub node_types: Vec<String>,

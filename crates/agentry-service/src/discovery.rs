@@ -1,12 +1,15 @@
 //! Workflow discovery (discovery.md): `POST /workflows/discover/` and the `workflow_discover`
 //! tool both call [`Services::discover_workflows`].
 //!
-//! Capabilities are derived from the nodes and edges each time discovery runs (four reads:
-//! candidates, node facts, edge facts, execution metrics; plus one full-text read when a
-//! `query` is given), never stored, so they are current by construction whatever path changed
-//! a workflow (node and edge routes, DSL apply and fork, deletes). Measured with 10,000
-//! workflows (BENCHMARKS.md, "Discovery") this stays under the 50 ms target on SQLite, so a
-//! stored capability column kept in step by every writer was not worth its risk.
+//! Capabilities are extracted from nodes and edges by `agentry_core::discovery::extract` and
+//! cached on the workflow row (`workflows.capabilities`). Database triggers on `nodes` and
+//! `edges` (migration 0008) clear the cache and bump `capabilities_version` in the same
+//! transaction as any change, whatever path made it (node and edge routes, DSL apply and
+//! fork, renames); discovery recomputes the cleared rows from their nodes and edges and writes
+//! them back only if the version is unchanged, so a result is never older than the reader's
+//! snapshot. Deriving everything on every call was measured first: 340 ms p50 on SQLite with
+//! 10,000 workflows (90,000 node and edge rows read), against the 50 ms target
+//! (BENCHMARKS.md, "Discovery").
 //!
 //! `query` is ranked full text (SQLite FTS5 bm25 / PostgreSQL `ts_rank`, the same helper the
 //! epic and task searches use) over name, description and tags: a hit earns the §4 text bonus
@@ -116,38 +119,12 @@ impl Services {
         // The tool's scope is the owner plus public workflows even for an admin owner.
         let db = &self.db;
         let terms = req.query.as_deref().map(fts_terms).unwrap_or_default();
-        let (cands, node_rows, edge_rows, metric_rows, ranks) = tokio::try_join!(
+        let (cands, metric_rows, ranks) = tokio::try_join!(
             workflows::discovery_candidates(db, owner),
-            nodes::discovery_facts(db, owner),
-            edges::discovery_facts(db, owner),
             executions::discovery_metrics(db, owner),
             workflows::text_ranks(db, owner, &terms),
         )?;
-
-        let mut facts: HashMap<i64, Facts> = HashMap::with_capacity(cands.len());
-        for n in node_rows {
-            facts
-                .entry(n.workflow_id)
-                .or_default()
-                .nodes
-                .push(NodeFacts {
-                    node_id: n.node_id,
-                    component_type: n.component_type,
-                    model_name: n.model_name,
-                    conversation_memory: n.conversation_memory,
-                });
-        }
-        for e in edge_rows {
-            facts
-                .entry(e.workflow_id)
-                .or_default()
-                .edges
-                .push(EdgeFacts {
-                    source: e.source_node_id,
-                    target: e.target_node_id,
-                    edge_label: e.edge_label,
-                });
-        }
+        let capabilities = self.capabilities_of(&cands).await?;
         let metrics: HashMap<i64, executions::WorkflowMetricsRow> = metric_rows
             .into_iter()
             .map(|m| (m.workflow_id, m))
@@ -155,10 +132,9 @@ impl Services {
         let ranks: HashMap<i64, f64> = ranks.into_iter().collect();
         let only_hits = req.query.is_some() && req.only_query();
 
-        let empty = Facts::default();
         let mut total = 0i64;
         let mut scored = Vec::new();
-        for w in cands {
+        for (i, w) in cands.iter().enumerate() {
             if scope.exclude_id == Some(w.id) || scope.exclude_slug == Some(w.slug.as_str()) {
                 continue;
             }
@@ -167,19 +143,15 @@ impl Services {
             if only_hits && rank.is_none() {
                 continue;
             }
-            let f = facts.get(&w.id).unwrap_or(&empty);
-            let caps = rules::extract(&f.nodes, &f.edges);
-            let tags = w.tags.map(|t| t.0).unwrap_or_default();
             let m = metrics.get(&w.id);
-            let execution_count = m.map(|m| m.execution_count).unwrap_or(0);
             let success_rate = m
                 .filter(|m| m.execution_count > 0)
                 .map(|m| m.completed as f64 / m.execution_count as f64);
             let s = rules::score(
                 &req,
                 &Candidate {
-                    capabilities: &caps,
-                    tags: &tags,
+                    capabilities: &capabilities[i],
+                    tags: w.tags.as_ref().map(|t| t.0.as_slice()).unwrap_or(&[]),
                     description: &w.description,
                     success_rate,
                     text_hit: rank.is_some(),
@@ -187,32 +159,105 @@ impl Services {
             );
             scored.push((
                 (s.match_score, rank.unwrap_or(f64::NEG_INFINITY), w.id),
-                DiscoverItem {
-                    workflow_id: w.id,
-                    slug: w.slug,
-                    name: w.name,
-                    description: w.description,
-                    tags,
-                    match_score: s.match_score,
-                    has_capabilities: caps.clone(),
-                    missing_capabilities: s.missing.clone(),
-                    extra_capabilities: s.extra.clone(),
-                    recommendation: s.recommendation,
-                    success_rate,
-                    execution_count,
-                    avg_duration_ms: m.and_then(|m| m.avg_duration_ms).map(|d| d.round() as i64),
-                    avg_cost_usd: m.and_then(|m| m.avg_cost_usd),
-                    has: caps,
-                    missing: s.missing,
-                    extra: s.extra,
-                },
+                i,
+                s,
+                success_rate,
             ));
         }
         scored.sort_by(|a, b| rules::order(a.0, b.0));
         scored.truncate(limit);
-        Ok(DiscoverOut {
-            items: scored.into_iter().map(|(_, item)| item).collect(),
-            total,
-        })
+        let mut cands: Vec<Option<workflows::CandidateRow>> = cands.into_iter().map(Some).collect();
+        let mut capabilities: Vec<Option<Capabilities>> =
+            capabilities.into_iter().map(Some).collect();
+        let mut items = Vec::with_capacity(scored.len());
+        for (_, i, s, success_rate) in scored {
+            let (Some(w), Some(caps)) = (cands[i].take(), capabilities[i].take()) else {
+                continue;
+            };
+            let m = metrics.get(&w.id);
+            items.push(DiscoverItem {
+                workflow_id: w.id,
+                slug: w.slug,
+                name: w.name,
+                description: w.description,
+                tags: w.tags.map(|t| t.0).unwrap_or_default(),
+                match_score: s.match_score,
+                has_capabilities: caps.clone(),
+                missing_capabilities: s.missing.clone(),
+                extra_capabilities: s.extra.clone(),
+                recommendation: s.recommendation,
+                success_rate,
+                execution_count: m.map(|m| m.execution_count).unwrap_or(0),
+                avg_duration_ms: m.and_then(|m| m.avg_duration_ms).map(|d| d.round() as i64),
+                avg_cost_usd: m.and_then(|m| m.avg_cost_usd),
+                has: caps,
+                missing: s.missing,
+                extra: s.extra,
+            });
+        }
+        Ok(DiscoverOut { items, total })
+    }
+
+    /// Each candidate's capabilities: the cached ones, and for rows whose nodes or edges
+    /// changed since (cache cleared by the store's triggers) extracted from their nodes and
+    /// edges now and written back (best effort: a failed write-back only means the next
+    /// reader recomputes).
+    async fn capabilities_of(
+        &self,
+        cands: &[workflows::CandidateRow],
+    ) -> ServiceResult<Vec<Capabilities>> {
+        let stale: Vec<i64> = cands
+            .iter()
+            .filter(|c| c.capabilities.is_none())
+            .map(|c| c.id)
+            .collect();
+        let mut facts: HashMap<i64, Facts> = HashMap::with_capacity(stale.len());
+        if !stale.is_empty() {
+            let (node_rows, edge_rows) = tokio::try_join!(
+                nodes::discovery_facts(&self.db, &stale),
+                edges::discovery_facts(&self.db, &stale),
+            )?;
+            for n in node_rows {
+                facts
+                    .entry(n.workflow_id)
+                    .or_default()
+                    .nodes
+                    .push(NodeFacts {
+                        node_id: n.node_id,
+                        component_type: n.component_type,
+                        model_name: n.model_name,
+                        conversation_memory: n.conversation_memory,
+                    });
+            }
+            for e in edge_rows {
+                facts
+                    .entry(e.workflow_id)
+                    .or_default()
+                    .edges
+                    .push(EdgeFacts {
+                        source: e.source_node_id,
+                        target: e.target_node_id,
+                        edge_label: e.edge_label,
+                    });
+            }
+        }
+        let empty = Facts::default();
+        let mut fresh = Vec::with_capacity(stale.len());
+        let out = cands
+            .iter()
+            .map(|c| match &c.capabilities {
+                Some(caps) => caps.0.clone(),
+                None => {
+                    let f = facts.get(&c.id).unwrap_or(&empty);
+                    let caps = rules::extract(&f.nodes, &f.edges);
+                    fresh.push((c.id, c.capabilities_version, caps.clone()));
+                    caps
+                }
+            })
+            .collect();
+        if let Err(e) = workflows::store_capabilities(&self.db, &fresh).await {
+            tracing::warn!(error = %e, "discovery: capability cache write-back failed");
+        }
+        Ok(out)
     }
 }

@@ -195,15 +195,15 @@ pub struct EdgeFactRow {
     pub edge_label: String,
 }
 
-/// The edge facts of every discovery candidate of `owner_id`, by workflow.
-pub async fn discovery_facts(db: &Db, owner_id: Option<i64>) -> StoreResult<Vec<EdgeFactRow>> {
+/// The edge facts of these workflows, by workflow.
+pub async fn discovery_facts(db: &Db, workflow_ids: &[i64]) -> StoreResult<Vec<EdgeFactRow>> {
     let sql = format!(
         "SELECT e.workflow_id, e.source_node_id, e.target_node_id, e.edge_label
-         FROM edges e JOIN workflows w ON w.id = e.workflow_id
-         WHERE e.edge_label IN ('', 'tool') AND {} ORDER BY e.workflow_id",
-        crate::workflows::DISCOVERABLE
+         FROM edges e
+         WHERE e.edge_label IN ('', 'tool') AND e.workflow_id IN {} ORDER BY e.workflow_id",
+        crate::workflows::json_id_list(&db.read())
     );
     Ok(on!(db.read(), c => {
-        sqlx::query_as::<_, EdgeFactRow>(AssertSqlSafe(sql.as_str())).bind(owner_id).fetch_all(c).await
+        sqlx::query_as::<_, EdgeFactRow>(AssertSqlSafe(sql.as_str())).bind(Json(workflow_ids)).fetch_all(c).await
     })?)
 }

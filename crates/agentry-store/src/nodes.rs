@@ -187,9 +187,8 @@ pub struct NodeFactRow {
     pub conversation_memory: bool,
 }
 
-/// The node facts of every discovery candidate of `owner_id` (see
-/// `workflows::discovery_candidates`), by workflow.
-pub async fn discovery_facts(db: &Db, owner_id: Option<i64>) -> StoreResult<Vec<NodeFactRow>> {
+/// The node facts of these workflows, by workflow.
+pub async fn discovery_facts(db: &Db, workflow_ids: &[i64]) -> StoreResult<Vec<NodeFactRow>> {
     let backend = db.read();
     let (model, memory) = sql_for!(backend,
     sqlite: (
@@ -205,11 +204,10 @@ pub async fn discovery_facts(db: &Db, owner_id: Option<i64>) -> StoreResult<Vec<
     let sql = format!(
         "SELECT n.workflow_id, n.node_id, n.component_type, {model} AS model_name,
             {memory} AS conversation_memory
-         FROM nodes n JOIN workflows w ON w.id = n.workflow_id
-         WHERE {} ORDER BY n.workflow_id",
-        crate::workflows::DISCOVERABLE
+         FROM nodes n WHERE n.workflow_id IN {} ORDER BY n.workflow_id",
+        crate::workflows::json_id_list(&db.read())
     );
     Ok(on!(backend, c => {
-        sqlx::query_as::<_, NodeFactRow>(AssertSqlSafe(sql.as_str())).bind(owner_id).fetch_all(c).await
+        sqlx::query_as::<_, NodeFactRow>(AssertSqlSafe(sql.as_str())).bind(Json(workflow_ids)).fetch_all(c).await
     })?)
 }

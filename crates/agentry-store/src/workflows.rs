@@ -1,6 +1,7 @@
 //! The `workflows` table.
 
 use crate::{Backend, Db, StoreResult, Tx};
+use agentry_core::discovery::Capabilities;
 use agentry_core::ids;
 use agentry_core::page::PageRequest;
 use serde_json::Value;
@@ -252,6 +253,14 @@ pub(crate) fn json_list(backend: &Backend<'_>, n: u8) -> String {
     }
 }
 
+/// `x IN (integer elements of the JSON array bound as $1)`, per dialect.
+pub(crate) fn json_id_list(backend: &Backend<'_>) -> &'static str {
+    match backend {
+        Backend::Sqlite(_) => "(SELECT value FROM json_each($1))",
+        Backend::Postgres(_) => "(SELECT CAST(jsonb_array_elements_text($1::jsonb) AS BIGINT))",
+    }
+}
+
 /// Filters for [`list`].
 #[derive(Debug, Clone, Default)]
 pub struct WorkflowFilter {
@@ -344,6 +353,9 @@ pub struct CandidateRow {
     pub name: String,
     pub description: String,
     pub tags: Option<Json<Vec<String>>>,
+    /// Cached capabilities; `None` when a node or edge changed since they were computed.
+    pub capabilities: Option<Json<Capabilities>>,
+    pub capabilities_version: i64,
 }
 
 /// Every discovery candidate for `owner_id` (`None`: all active workflows), by id.
@@ -352,8 +364,9 @@ pub async fn discovery_candidates(
     owner_id: Option<i64>,
 ) -> StoreResult<Vec<CandidateRow>> {
     let sql = format!(
-        "SELECT w.id, w.owner_id, w.slug, w.name, w.description, w.tags FROM workflows w
-         WHERE {DISCOVERABLE} ORDER BY w.id"
+        "SELECT w.id, w.owner_id, w.slug, w.name, w.description, w.tags, w.capabilities,
+            w.capabilities_version
+         FROM workflows w WHERE {DISCOVERABLE} ORDER BY w.id"
     );
     Ok(on!(db.read(), c => {
         sqlx::query_as::<_, CandidateRow>(AssertSqlSafe(sql.as_str())).bind(owner_id).fetch_all(c).await
@@ -380,4 +393,29 @@ pub async fn text_ranks(
     Ok(on!(backend, c => {
         sqlx::query_as::<_, (i64, f64)>(AssertSqlSafe(sql.as_str())).bind(owner_id).bind(&query).fetch_all(c).await
     })?)
+}
+
+/// Caches recomputed capabilities: each `(workflow id, version read, capabilities)` is written
+/// only if the workflow's `capabilities_version` is still the one read (a node or edge change
+/// since then bumped it, and its capabilities stay cleared for the next reader).
+pub async fn store_capabilities(db: &Db, items: &[(i64, i64, Capabilities)]) -> StoreResult<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    for (id, version, caps) in items {
+        on!(tx tx, c => {
+            sqlx::query(
+                "UPDATE workflows SET capabilities = $1 WHERE id = $2 AND capabilities_version = $3",
+            )
+            .bind(Json(caps))
+            .bind(id)
+            .bind(version)
+            .execute(&mut *c)
+            .await
+            .map(|_| ())
+        })?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

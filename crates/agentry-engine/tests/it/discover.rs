@@ -362,6 +362,39 @@ async fn discover_scores_tiers_gaps_metrics_scope_and_text_rank() {
         assert_eq!(order, vec![one_slug], "{name}");
         let _ = one;
 
+        // Capabilities follow edits: a web_search tool wired to Half's agent completes its
+        // match; deleting a workflow (cascading its nodes) removes it.
+        let (got, _, _) = discover(s, Scope::owner(alice.user_id), None, req.clone()).await;
+        assert_eq!(got[&half].match_score, 0.6333, "{name}: cached");
+        s.create_node(
+            alice,
+            &half,
+            serde_json::from_value(json!({"node_id": "ws", "component_type": "web_search"}))
+                .expect("n"),
+        )
+        .await
+        .expect("node");
+        s.create_edge(
+            alice,
+            &half,
+            serde_json::from_value(
+                json!({"source_node_id": "ws", "target_node_id": "a", "edge_label": "tool"}),
+            )
+            .expect("e"),
+        )
+        .await
+        .expect("edge");
+        s.delete_workflow(alice, &code).await.expect("delete");
+        let (got, _, total) = discover(s, Scope::owner(alice.user_id), None, req.clone()).await;
+        // 0.8·1 + 0.1·0 + 0.1·1
+        assert_eq!(
+            got[&half].match_score, 0.9,
+            "{name}: recomputed after the edit"
+        );
+        assert_eq!(got[&half].has_capabilities.tools, ["web_search"]);
+        assert!(!got.contains_key(&code), "{name}");
+        assert_eq!(total, 5, "{name}");
+
         // Bad input names the field.
         let err = s
             .discover_workflows(
