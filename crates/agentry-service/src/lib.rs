@@ -2,7 +2,8 @@
 //!
 //! The operations people and agents perform, in one place: auth and users, workflows with their
 //! nodes and edges, the workflow DSL ([`dsl`]: validate, apply in one transaction, export),
-//! executions (create, read, cancel, resume), and the event bus. The HTTP routes (`agentry-server`) and the agent tools
+//! executions (create, read, cancel, resume), workflow discovery ([`discovery`]: capability
+//! gap analysis with cached capabilities and ranked full text), and the event bus. The HTTP routes (`agentry-server`) and the agent tools
 //! (`agentry-engine`) both call these functions, so a rule is enforced once whichever door a
 //! request comes through.
 //!

@@ -18,7 +18,8 @@
 //!
 //! One module per table: [`users`], [`api_keys`], [`workflows`], [`nodes`], [`edges`], [`events`],
 //! [`executions`], [`node_runs`], [`jobs`], [`waits`], [`confirmations`], [`credentials`], [`checkpoints`], [`memories`],
-//! [`epics`], [`tasks`].
+//! [`epics`], [`tasks`]. Full-text ranking (FTS5 bm25 / tsvector `ts_rank`) is built in one
+//! place, `fts`, for workflow discovery and epic and task search alike.
 
 #[macro_use]
 mod macros;
